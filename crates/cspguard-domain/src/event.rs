@@ -127,7 +127,7 @@ impl fmt::Display for EventKind {
 
 /// One fact from any source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Usage(UsageLine),
     SignIn(SignIn),

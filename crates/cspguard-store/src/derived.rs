@@ -1,0 +1,292 @@
+//! Derived tables: folded from newly inserted events inside the append's transaction, read by later stages.
+
+use crate::{Result, StoreError};
+use chrono::NaiveDate;
+use cspguard_domain::{Currency, Envelope, Event, Money};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Cost of one Azure subscription on one day for one meter category in one region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyMeterCost {
+    pub azure_subscription_id: String,
+    pub customer_tenant_id: String,
+    pub usage_date: NaiveDate,
+    pub meter_category: String,
+    pub region: String,
+    pub cost: Money,
+    pub lines: u64,
+}
+
+/// Cost of one resource on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyResourceCost {
+    pub resource_id: String,
+    pub azure_subscription_id: String,
+    pub customer_tenant_id: String,
+    pub usage_date: NaiveDate,
+    pub cost: Money,
+    pub lines: u64,
+}
+
+/// A customer's merged profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRow {
+    pub tenant_id: String,
+    pub name: Option<String>,
+    pub domain: Option<String>,
+    pub country: Option<String>,
+    pub reseller_mpn_id: Option<String>,
+}
+
+type MeterKey = (String, String, String, String, String); // sub, date, category, region, currency
+type ResourceKey = (String, String, String); // resource, date, currency
+
+#[derive(Default)]
+struct CustomerPatch {
+    name: Option<String>,
+    domain: Option<String>,
+    country: Option<String>,
+    reseller: Option<String>,
+}
+
+/// Usage cost in micros; amounts finer than a millionth are rounded (Partner Center totals have two decimals).
+fn cost_micros(m: &Money) -> i64 {
+    m.to_micros().unwrap_or_else(|| Money::new(m.amount.round_dp(6), m.currency).to_micros().unwrap_or(0))
+}
+
+pub(crate) async fn apply(tx: &mut Transaction<'_, Any>, events: &[&Envelope], ingest_us: i64) -> Result<()> {
+    let mut meter: BTreeMap<MeterKey, (String, i64, i64)> = BTreeMap::new();
+    let mut resource: BTreeMap<ResourceKey, (String, String, i64, i64)> = BTreeMap::new();
+    let mut subs: BTreeMap<String, String> = BTreeMap::new();
+    let mut customers: BTreeMap<String, CustomerPatch> = BTreeMap::new();
+    for e in events {
+        match &e.event {
+            Event::Usage(u) => {
+                let region = if u.resource_location.is_empty() { u.meter_region.clone() } else { u.resource_location.clone() };
+                let date = u.usage_date.to_string();
+                let cur = u.cost.currency.to_string();
+                let c = cost_micros(&u.cost);
+                let m = meter
+                    .entry((u.azure_subscription.to_string(), date.clone(), u.meter_category.clone(), region, cur.clone()))
+                    .or_insert_with(|| (u.customer.to_string(), 0, 0));
+                m.1 += c;
+                m.2 += 1;
+                if let Some(r) = &u.resource {
+                    let x = resource
+                        .entry((r.to_string(), date, cur))
+                        .or_insert_with(|| (u.azure_subscription.to_string(), u.customer.to_string(), 0, 0));
+                    x.2 += c;
+                    x.3 += 1;
+                }
+                subs.insert(u.azure_subscription.to_string(), u.customer.to_string());
+                let p = customers.entry(u.customer.to_string()).or_default();
+                if !u.customer_name.is_empty() {
+                    p.name = Some(u.customer_name.clone());
+                }
+                p.country = u.customer_country.clone().or(p.country.take());
+                p.reseller = u.reseller.as_ref().map(|r| r.to_string()).or(p.reseller.take());
+            }
+            Event::ControlPlane(o) => {
+                if let (Some(s), Some(c)) = (&o.azure_subscription, &o.customer) {
+                    subs.insert(s.to_string(), c.to_string());
+                }
+            }
+            Event::FraudAlert(a) => {
+                subs.insert(a.azure_subscription.to_string(), a.customer.to_string());
+            }
+            Event::CustomerProfile(p) => {
+                let x = customers.entry(p.customer.to_string()).or_default();
+                x.name = p.name.clone().or(x.name.take());
+                x.domain = p.domain.clone().or(x.domain.take());
+                x.country = p.country.clone().or(x.country.take());
+                x.reseller = p.reseller.as_ref().map(|r| r.to_string()).or(x.reseller.take());
+            }
+            _ => {}
+        }
+    }
+    let meter: Vec<_> = meter.into_iter().collect();
+    for chunk in meter.chunks(400) {
+        let sql = values_sql(
+            "INSERT INTO usage_daily_meter (azure_subscription_id, usage_date, meter_category, region, currency, \
+             customer_tenant_id, cost_micros, line_count) VALUES ",
+            chunk.len(),
+            8,
+            " ON CONFLICT (azure_subscription_id, usage_date, meter_category, region, currency) DO UPDATE SET \
+             cost_micros = usage_daily_meter.cost_micros + excluded.cost_micros, \
+             line_count = usage_daily_meter.line_count + excluded.line_count",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((s, d, c, r, cur), (cust, cost, n)) in chunk {
+            q = q.bind(s).bind(d).bind(c).bind(r).bind(cur).bind(cust).bind(*cost).bind(*n);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let resource: Vec<_> = resource.into_iter().collect();
+    for chunk in resource.chunks(400) {
+        let sql = values_sql(
+            "INSERT INTO usage_daily_resource (resource_id, usage_date, currency, azure_subscription_id, \
+             customer_tenant_id, cost_micros, line_count) VALUES ",
+            chunk.len(),
+            7,
+            " ON CONFLICT (resource_id, usage_date, currency) DO UPDATE SET \
+             cost_micros = usage_daily_resource.cost_micros + excluded.cost_micros, \
+             line_count = usage_daily_resource.line_count + excluded.line_count",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((r, d, cur), (s, cust, cost, n)) in chunk {
+            q = q.bind(r).bind(d).bind(cur).bind(s).bind(cust).bind(*cost).bind(*n);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let subs: Vec<_> = subs.into_iter().collect();
+    for chunk in subs.chunks(400) {
+        let sql = values_sql(
+            "INSERT INTO azure_subscriptions (azure_subscription_id, customer_tenant_id) VALUES ",
+            chunk.len(),
+            2,
+            " ON CONFLICT (azure_subscription_id) DO UPDATE SET customer_tenant_id = excluded.customer_tenant_id",
+        );
+        let mut q = sqlx::query(&sql);
+        for (s, c) in chunk {
+            q = q.bind(s).bind(c);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let customers: Vec<_> = customers.into_iter().collect();
+    for chunk in customers.chunks(400) {
+        let sql = values_sql(
+            "INSERT INTO customers (tenant_id, name, domain, country, reseller_mpn_id, updated_us) VALUES ",
+            chunk.len(),
+            6,
+            " ON CONFLICT (tenant_id) DO UPDATE SET name = COALESCE(excluded.name, customers.name), \
+             domain = COALESCE(excluded.domain, customers.domain), country = COALESCE(excluded.country, customers.country), \
+             reseller_mpn_id = COALESCE(excluded.reseller_mpn_id, customers.reseller_mpn_id), updated_us = excluded.updated_us",
+        );
+        let mut q = sqlx::query(&sql);
+        for (t, p) in chunk {
+            q = q
+                .bind(t)
+                .bind(p.name.clone())
+                .bind(p.domain.clone())
+                .bind(p.country.clone())
+                .bind(p.reseller.clone())
+                .bind(ingest_us);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn values_sql(head: &str, rows: usize, cols: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 5);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+pub(crate) fn sum_col(row: &AnyRow, i: usize) -> Result<i64> {
+    Ok(row.try_get::<Option<i64>, _>(i)?.unwrap_or(0))
+}
+
+fn date(row: &AnyRow, i: usize) -> Result<NaiveDate> {
+    let s: String = row.try_get(i)?;
+    NaiveDate::from_str(&s).map_err(|e| StoreError::Corrupt { seq: -1, reason: format!("usage date {s:?}: {e}") })
+}
+
+fn money(row: &AnyRow, micros: usize, currency: usize) -> Result<Money> {
+    let c: String = row.try_get(currency)?;
+    let c = Currency::parse(&c).map_err(|e| StoreError::Corrupt { seq: -1, reason: e.to_string() })?;
+    Ok(Money::from_micros(row.try_get(micros)?, c))
+}
+
+pub(crate) async fn daily_meter_cost(
+    pool: &AnyPool,
+    sub: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DailyMeterCost>> {
+    let rows = sqlx::query(
+        "SELECT azure_subscription_id, customer_tenant_id, usage_date, meter_category, region, cost_micros, currency, \
+         line_count FROM usage_daily_meter WHERE ($1 = '' OR azure_subscription_id = $1) AND usage_date >= $2 \
+         AND usage_date <= $3 ORDER BY azure_subscription_id, usage_date, meter_category, region, currency",
+    )
+    .bind(sub.unwrap_or("").to_ascii_lowercase())
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DailyMeterCost {
+                azure_subscription_id: r.try_get(0)?,
+                customer_tenant_id: r.try_get(1)?,
+                usage_date: date(r, 2)?,
+                meter_category: r.try_get(3)?,
+                region: r.try_get(4)?,
+                cost: money(r, 5, 6)?,
+                lines: r.try_get::<i64, _>(7)? as u64,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn daily_resource_cost(
+    pool: &AnyPool,
+    sub: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DailyResourceCost>> {
+    let rows = sqlx::query(
+        "SELECT resource_id, azure_subscription_id, customer_tenant_id, usage_date, cost_micros, currency, line_count \
+         FROM usage_daily_resource WHERE ($1 = '' OR azure_subscription_id = $1) AND usage_date >= $2 \
+         AND usage_date <= $3 ORDER BY resource_id, usage_date, currency",
+    )
+    .bind(sub.unwrap_or("").to_ascii_lowercase())
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DailyResourceCost {
+                resource_id: r.try_get(0)?,
+                azure_subscription_id: r.try_get(1)?,
+                customer_tenant_id: r.try_get(2)?,
+                usage_date: date(r, 3)?,
+                cost: money(r, 4, 5)?,
+                lines: r.try_get::<i64, _>(6)? as u64,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn customers(pool: &AnyPool) -> Result<Vec<CustomerRow>> {
+    let rows = sqlx::query("SELECT tenant_id, name, domain, country, reseller_mpn_id FROM customers ORDER BY tenant_id")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CustomerRow {
+                tenant_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                domain: r.try_get(2)?,
+                country: r.try_get(3)?,
+                reseller_mpn_id: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
