@@ -1,1 +1,34 @@
+//! The `cspguard` binary's library half: command-line wiring of the stages, kept thin (ripgrep's shape). The binary
+//! parses flags, opens the store, runs one command and maps the outcome to an exit status.
+//!
+//! - [`cli`]: the command-line interface (clap);
+//! - [`import`]: files -> importers -> event store, with progress, rejects files and the import summary;
+//! - [`rejects`]: where rejected records go;
+//! - [`demo`]: the one-command tour on a simulated partner book.
 
+pub mod cli;
+pub mod demo;
+pub mod import;
+pub mod rejects;
+
+/// Exit statuses of every command.
+pub mod exit {
+    /// Everything worked.
+    pub const OK: i32 = 0;
+    /// An unexpected failure (database, IO): the message says what and what to do.
+    pub const FAILURE: i32 = 1;
+    /// Unusable input: wrong kind, missing required column, unreadable or empty file.
+    pub const UNUSABLE: i32 = 2;
+    /// Some records were rejected (the rest were imported).
+    pub const REJECTS: i32 = 3;
+}
+
+/// Opens the store named by the global options, creating the data folder first.
+pub async fn open_store(g: &cli::GlobalArgs) -> anyhow::Result<cspguard_store::Store> {
+    use anyhow::Context;
+    std::fs::create_dir_all(&g.data_dir).with_context(|| {
+        format!("cannot create the data folder {}: choose another with --data-dir", g.data_dir.display())
+    })?;
+    let url = g.database_url();
+    cspguard_store::Store::open(&url).await.context("opening the event store (is --database right?)")
+}

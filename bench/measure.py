@@ -1,0 +1,13 @@
+"""Runs a command and prints `wall_seconds peak_rss_kib exit_status` (peak RSS from wait4, the child's own maximum)."""
+import os, sys, time
+
+args = sys.argv[sys.argv.index("--") + 1:]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.execvp(args[0], args)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+print(f"{wall:.3f} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")

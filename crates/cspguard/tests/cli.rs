@@ -1,0 +1,201 @@
+//! The real `cspguard` binary in temporary folders: the command-line contracts a user relies on.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples")
+}
+
+fn cspguard(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cspguard"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("CSPGUARD_DATABASE_URL")
+        .output()
+        .expect("run cspguard")
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    })
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+#[test]
+fn every_example_imports_and_a_second_import_adds_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (kind, file, extra) in [
+        ("usage", "usage_small.csv", None),
+        ("fraud-events", "fraud_events.json", None),
+        ("signins", "signins.json", None),
+        ("activity-log", "activity_log_rest.json", None),
+        ("activity-log", "activity_log_records.json", None),
+        ("billing", "billing.jsonl", None),
+        ("customers", "customers.json", None),
+        ("subscriptions", "subscriptions.json", Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01")),
+    ] {
+        let path = examples().join(file);
+        let mut args = vec!["import", kind, path.to_str().unwrap(), "--json"];
+        if let Some(c) = extra {
+            args.extend(["--customer", c]);
+        }
+        let first = cspguard(&data, &args);
+        assert_eq!(first.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&first.stderr));
+        let a = json(&first);
+        assert!(n(&a, "imported") > 0, "{file}: {a}");
+        assert_eq!(n(&a, "read"), n(&a, "imported"));
+        assert_eq!(a["files"][0]["kind"], kind);
+        let second = json(&cspguard(&data, &args));
+        assert_eq!((n(&second, "imported"), n(&second, "duplicates")), (0, n(&a, "imported")), "{file}");
+    }
+    let stats = cspguard(&data, &["stats", "--json"]);
+    let s = json(&stats);
+    assert_eq!(s["customers"].as_u64(), Some(2), "{s}");
+}
+
+#[test]
+fn bad_rows_are_rejected_to_the_rejects_folder_and_good_rows_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples().join("usage_small.csv")).unwrap();
+    let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
+    let q = rows[0].split(',').position(|c| c == "Quantity").unwrap();
+    let mut f: Vec<&str> = rows[3].split(',').collect();
+    f[q] = "twelve";
+    rows[3] = f.join(",");
+    rows[5] = rows[5].split(',').take(7).collect::<Vec<_>>().join(",");
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, rows.join("\n") + "\n").unwrap();
+    let data = tmp.path().join("data");
+    let out = cspguard(&data, &["import", "usage", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = json(&out);
+    assert_eq!((n(&v, "imported"), n(&v, "rejected")), (10, 2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("bad.csv:4:{}: rejected [Quantity]", q + 1)), "{stderr}");
+    assert!(stderr.contains("bad.csv:6:8: rejected: the row has 7 fields, the header has 55"), "{stderr}");
+
+    // The rejects file holds the header and the two raw rows, ready to be corrected and imported again.
+    let rejects = PathBuf::from(v["files"][0]["rejects_file"].as_str().unwrap());
+    assert!(rejects.starts_with(&data.join("rejects")));
+    let raw = std::fs::read_to_string(&rejects).unwrap();
+    let lines: Vec<&str> = raw.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("PartnerId,PartnerName"));
+    assert!(lines[1].contains("twelve"));
+    let errors = std::fs::read_to_string(rejects.to_string_lossy().replace(".rejects.csv", ".errors.csv")).unwrap();
+    assert!(errors.contains(",4,") && errors.contains(",6,"), "{errors}");
+
+    // Fixing the rejects and importing them adds exactly the two rows.
+    let fixed = raw.replace("twelve", "12");
+    let fixed: Vec<&str> = fixed.lines().collect();
+    let full_row6 = text.lines().nth(5).unwrap();
+    let fixed_file = tmp.path().join("fixed.csv");
+    std::fs::write(&fixed_file, format!("{}\n{}\n{}\n", fixed[0], fixed[1], full_row6)).unwrap();
+    let again = json(&cspguard(&data, &["import", "usage", fixed_file.to_str().unwrap(), "--json"]));
+    assert_eq!((n(&again, "imported"), n(&again, "rejected")), (2, 0));
+    // And the original file now adds nothing.
+    let orig = json(&cspguard(&data, &["import", "usage", examples().join("usage_small.csv").to_str().unwrap(), "--json"]));
+    assert_eq!(n(&orig, "imported"), 0);
+}
+
+#[test]
+fn overlapping_files_add_only_what_is_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples().join("usage_small.csv")).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    let a = tmp.path().join("a.csv");
+    let b = tmp.path().join("b.csv");
+    std::fs::write(&a, [&rows[..1], &rows[1..9]].concat().join("\n")).unwrap();
+    // b: the later rows plus an overlap, in CRLF with a BOM, as another export would write it.
+    std::fs::write(&b, format!("\u{feff}{}", [&rows[..1], &rows[5..]].concat().join("\r\n"))).unwrap();
+    let data = tmp.path().join("data");
+    let ra = json(&cspguard(&data, &["import", "usage", a.to_str().unwrap(), "--json"]));
+    let rb = json(&cspguard(&data, &["import", "usage", b.to_str().unwrap(), "--json"]));
+    assert_eq!(n(&ra, "imported"), 8);
+    assert_eq!((n(&rb, "imported"), n(&rb, "duplicates")), (4, 4));
+}
+
+#[test]
+fn unusable_input_exits_2_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let wrong = tmp.path().join("wrong.csv");
+    std::fs::write(&wrong, "not a usage file\n").unwrap();
+    let out = cspguard(&data, &["import", "usage", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("missing required column(s) CustomerId"), "{text}");
+
+    let signins = examples().join("signins.json");
+    let out = cspguard(&data, &["import", "fraud-events", signins.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert!(v["files"][0]["error"].as_str().unwrap().contains("not a Partner Center fraud events JSON"));
+    assert_eq!(n(&v, "imported"), 0);
+
+    let out = cspguard(&data, &["import", "billing", tmp.path().join("missing.jsonl").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cspguard(&data, &["import", "usage", "x.csv", "--customer", "not-a-tenant"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--customer"));
+}
+
+#[test]
+fn auto_recognises_every_shape_in_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book = tmp.path().join("book");
+    std::fs::create_dir_all(book.join("subscriptions")).unwrap();
+    for e in std::fs::read_dir(examples()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let dest = if name == "subscriptions.json" {
+            book.join("subscriptions/3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01.json")
+        } else {
+            book.join(&name)
+        };
+        std::fs::copy(&p, dest).unwrap();
+    }
+    std::fs::write(book.join("notes.txt"), "just notes\n").unwrap();
+    let data = tmp.path().join("data");
+    let out = cspguard(&data, &["import", "auto", book.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let files = v["files"].as_array().unwrap();
+    let kind_of = |suffix: &str| {
+        files.iter().find(|f| f["path"].as_str().unwrap().ends_with(suffix)).map(|f| f["kind"].clone()).unwrap()
+    };
+    assert_eq!(kind_of("usage_small.csv"), "usage");
+    assert_eq!(kind_of("activity_log_records.json"), "activity-log");
+    assert_eq!(kind_of("billing.jsonl"), "billing");
+    assert_eq!(kind_of("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01.json"), "subscriptions");
+    assert_eq!(kind_of("notes.txt"), Value::Null);
+    assert_eq!(n(&v, "rejected"), 0);
+    assert!(n(&v, "imported") >= 12 + 3 + 2 + 4);
+}
+
+#[test]
+fn simulate_writes_a_book_and_the_demo_imports_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = cspguard(&data, &["demo", "--customers", "25", "--days", "40", "--seed", "3", "--no-serve"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("demo-book/labels.json").is_file());
+    assert!(stdout.contains("injected incidents"), "{stdout}");
+    let s1 = json(&cspguard(&data, &["stats", "--json"]));
+    assert_eq!(s1["customers"].as_u64(), Some(25), "{s1}");
+    // A second demo re-simulates the same bytes and the import adds nothing.
+    let out = cspguard(&data, &["demo", "--customers", "25", "--days", "40", "--seed", "3", "--no-serve"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already imported"));
+    let s2 = json(&cspguard(&data, &["stats", "--json"]));
+    assert_eq!(s1["events"], s2["events"]);
+}
