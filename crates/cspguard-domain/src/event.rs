@@ -2,8 +2,8 @@
 //! [`Money`], times as UTC instants. Detectors replay these in event-time order.
 
 use crate::{
-    AzureSubscriptionId, BillingSubscriptionId, FraudEventId, Instant, InstrumentId, InvoiceId, Money, PartnerId, PaymentId,
-    ResellerMpnId, ResourceId, TenantId,
+    AzureSubscriptionId, BillingSubscriptionId, FraudEventId, Instant, InstrumentId, InvoiceId,
+    Money, PartnerId, PaymentId, ResellerMpnId, ResourceId, TenantId,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -23,15 +23,23 @@ impl IdempotencyKey {
     /// Derives a key from the event kind and the identifying fields, each length-prefixed so `("ab","c")` and
     /// `("a","bc")` differ.
     pub fn derive(kind: EventKind, parts: &[&[u8]]) -> Self {
-        let mut h = blake3::Hasher::new();
-        h.update(kind.as_str().as_bytes());
-        for p in parts {
-            h.update(&(p.len() as u64).to_le_bytes());
-            h.update(p);
+        // The parts are framed into one buffer and hashed once: BLAKE3 is several times slower fed a hundred small
+        // slices than one (measured on the usage importer, where this is the hottest function).
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-        IdempotencyKey(out)
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.clear();
+            buf.extend_from_slice(kind.as_str().as_bytes());
+            for p in parts {
+                buf.extend_from_slice(&(p.len() as u64).to_le_bytes());
+                buf.extend_from_slice(p);
+            }
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&blake3::hash(&buf).as_bytes()[..16]);
+            IdempotencyKey(out)
+        })
     }
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()

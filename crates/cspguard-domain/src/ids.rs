@@ -13,7 +13,12 @@ pub enum IdError {
     #[error("{kind} {value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)")]
     NotGuid { kind: &'static str, value: String },
     #[error("{kind} {value:?} is too long ({len} characters, at most {max})")]
-    TooLong { kind: &'static str, value: String, len: usize, max: usize },
+    TooLong {
+        kind: &'static str,
+        value: String,
+        len: usize,
+        max: usize,
+    },
 }
 
 fn is_guid(s: &str) -> bool {
@@ -193,14 +198,26 @@ mod tests {
         let t = TenantId::parse(" 3F2A9C1E-7B4D-4E8A-9F10-2C6B8D4E1A01 ").unwrap();
         assert_eq!(t.as_str(), "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01");
         assert!(matches!(TenantId::parse(""), Err(IdError::Empty { .. })));
-        assert!(matches!(TenantId::parse("contoso"), Err(IdError::NotGuid { .. })));
+        assert!(matches!(
+            TenantId::parse("contoso"),
+            Err(IdError::NotGuid { .. })
+        ));
         assert!(TenantId::parse("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a0g").is_err());
     }
 
     #[test]
     fn resource_id_names_its_subscription() {
-        let r = ResourceId::parse("/SUBSCRIPTIONS/6C7D8E9F-0A1B-4C2D-9E3F-4A5B6C7D8E9F/RESOURCEGROUPS/RG/x").unwrap();
-        assert_eq!(r.azure_subscription().unwrap().as_str(), "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f");
-        assert!(ResourceId::parse("/providers/x").unwrap().azure_subscription().is_none());
+        let r = ResourceId::parse(
+            "/SUBSCRIPTIONS/6C7D8E9F-0A1B-4C2D-9E3F-4A5B6C7D8E9F/RESOURCEGROUPS/RG/x",
+        )
+        .unwrap();
+        assert_eq!(
+            r.azure_subscription().unwrap().as_str(),
+            "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f"
+        );
+        assert!(ResourceId::parse("/providers/x")
+            .unwrap()
+            .azure_subscription()
+            .is_none());
     }
 }

@@ -25,7 +25,11 @@ impl Currency {
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
         let t = s.trim().as_bytes();
         if t.len() == 3 && t.iter().all(u8::is_ascii_alphabetic) {
-            Ok(Currency([t[0].to_ascii_uppercase(), t[1].to_ascii_uppercase(), t[2].to_ascii_uppercase()]))
+            Ok(Currency([
+                t[0].to_ascii_uppercase(),
+                t[1].to_ascii_uppercase(),
+                t[2].to_ascii_uppercase(),
+            ]))
         } else {
             Err(MoneyError::BadCurrency(s.to_string()))
         }
@@ -66,17 +70,26 @@ impl Money {
         Money { amount, currency }
     }
     pub fn zero(currency: Currency) -> Self {
-        Money { amount: Decimal::ZERO, currency }
+        Money {
+            amount: Decimal::ZERO,
+            currency,
+        }
     }
     /// Parses an amount written as a decimal string.
     pub fn parse(amount: &str, currency: &str) -> Result<Self, MoneyError> {
-        Ok(Money { amount: parse_decimal(amount)?, currency: Currency::parse(currency)? })
+        Ok(Money {
+            amount: parse_decimal(amount)?,
+            currency: Currency::parse(currency)?,
+        })
     }
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        Ok(Money { amount: self.amount + other.amount, currency: self.currency })
+        Ok(Money {
+            amount: self.amount + other.amount,
+            currency: self.currency,
+        })
     }
     /// The amount in millionths of the currency unit, for exact integer sums in storage. `None` when the amount has more
     /// than six decimals or does not fit.
@@ -88,7 +101,10 @@ impl Money {
         i64::try_from(scaled).ok()
     }
     pub fn from_micros(micros: i64, currency: Currency) -> Money {
-        Money { amount: Decimal::new(micros, 6).normalize(), currency }
+        Money {
+            amount: Decimal::new(micros, 6).normalize(),
+            currency,
+        }
     }
 }
 
@@ -119,11 +135,19 @@ mod tests {
         assert_eq!(a.currency, Currency::USD);
         assert_eq!(a.to_micros(), Some(1_843_200_000));
         let e = Money::parse("1", "EUR").unwrap();
-        assert!(matches!(a.checked_add(e), Err(MoneyError::CurrencyMismatch(..))));
+        assert!(matches!(
+            a.checked_add(e),
+            Err(MoneyError::CurrencyMismatch(..))
+        ));
         assert!(Money::parse("twelve", "USD").is_err());
         assert!(Money::parse("1", "US").is_err());
         assert_eq!(parse_decimal("1e-3").unwrap().to_string(), "0.001");
-        assert_eq!(Money::from_micros(1_843_200_000, Currency::USD).amount.to_string(), "1843.2");
+        assert_eq!(
+            Money::from_micros(1_843_200_000, Currency::USD)
+                .amount
+                .to_string(),
+            "1843.2"
+        );
     }
 
     #[test]
@@ -134,6 +158,9 @@ mod tests {
     #[test]
     fn serialises_amount_as_string() {
         let m = Money::parse("12.30", "USD").unwrap();
-        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"amount":"12.30","currency":"USD"}"#);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"amount":"12.30","currency":"USD"}"#
+        );
     }
 }

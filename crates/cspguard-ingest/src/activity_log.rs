@@ -8,7 +8,8 @@ use crate::fields::{FieldError, Obj};
 use crate::json_source::JsonShape;
 use crate::{ImportOptions, SourceKind};
 use cspguard_domain::{
-    AzureSubscriptionId, ControlPlaneOp, Envelope, Event, EventKind, IdempotencyKey, ResourceId, SourceRef, TenantId,
+    AzureSubscriptionId, ControlPlaneOp, Envelope, Event, EventKind, IdempotencyKey, ResourceId,
+    SourceRef, TenantId,
 };
 use serde_json::Value;
 
@@ -28,34 +29,66 @@ impl JsonShape for ActivityLog {
         "operationName and eventTimestamp/time keys"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
         let streamed = !o.has("eventtimestamp");
-        let at = if streamed { o.instant("time")? } else { o.instant("eventtimestamp")? };
-        let operation = o.str_or_value("operationname").ok_or_else(|| FieldError::new("operationName", "missing"))?;
+        let at = if streamed {
+            o.instant("time")?
+        } else {
+            o.instant("eventtimestamp")?
+        };
+        let operation = o
+            .str_or_value("operationname")
+            .ok_or_else(|| FieldError::new("operationName", "missing"))?;
         let resource = match o.opt_str("resourceid") {
-            Some(r) => Some(ResourceId::parse(&r).map_err(|e| FieldError::new("resourceId", e.to_string()))?),
+            Some(r) => Some(
+                ResourceId::parse(&r).map_err(|e| FieldError::new("resourceId", e.to_string()))?,
+            ),
             None => None,
         };
         let azure_subscription = match o.opt_str("subscriptionid") {
-            Some(s) => Some(AzureSubscriptionId::parse(&s).map_err(|e| FieldError::new("subscriptionId", e.to_string()))?),
+            Some(s) => Some(
+                AzureSubscriptionId::parse(&s)
+                    .map_err(|e| FieldError::new("subscriptionId", e.to_string()))?,
+            ),
             None => resource.as_ref().and_then(ResourceId::azure_subscription),
         };
         let customer = match o.opt_str("tenantid") {
-            Some(t) => Some(TenantId::parse(&t).map_err(|e| FieldError::new("tenantId", e.to_string()))?),
+            Some(t) => {
+                Some(TenantId::parse(&t).map_err(|e| FieldError::new("tenantId", e.to_string()))?)
+            }
             None => opts.customer.clone(),
         };
-        let raw_status = if streamed { o.opt_str("resulttype") } else { o.str_or_value("status") };
+        let raw_status = if streamed {
+            o.opt_str("resulttype")
+        } else {
+            o.str_or_value("status")
+        };
         let status = normalise_status(raw_status.as_deref().unwrap_or(""));
         let (caller, caller_ip) = if streamed {
             let claims = o.obj("identity").and_then(|i| i.obj("claims"));
-            let caller = claims.as_ref().and_then(|c| c.opt_str(UPN_CLAIM).or_else(|| c.opt_str(NAME_CLAIM)));
+            let caller = claims
+                .as_ref()
+                .and_then(|c| c.opt_str(UPN_CLAIM).or_else(|| c.opt_str(NAME_CLAIM)));
             (caller, o.opt_str("calleripaddress"))
         } else {
-            (o.opt_str("caller"), o.obj("httprequest").and_then(|h| h.opt_str("clientipaddress")))
+            (
+                o.opt_str("caller"),
+                o.obj("httprequest")
+                    .and_then(|h| h.opt_str("clientipaddress")),
+            )
         };
         let body = o.obj("properties").and_then(|p| p.opt_str("requestbody"));
         let deployment = body.as_deref().map(read_request_body).unwrap_or_default();
-        let id = if streamed { None } else { o.opt_str("eventdataid") };
+        let id = if streamed {
+            None
+        } else {
+            o.opt_str("eventdataid")
+        };
         let key_id = match &id {
             Some(i) => i.clone(),
             None => {
@@ -88,12 +121,22 @@ impl JsonShape for ActivityLog {
         };
         let key = IdempotencyKey::derive(
             EventKind::ControlPlane,
-            &[azure_subscription.as_ref().map(AzureSubscriptionId::as_str).unwrap_or("").as_bytes(), key_id.as_bytes()],
+            &[
+                azure_subscription
+                    .as_ref()
+                    .map(AzureSubscriptionId::as_str)
+                    .unwrap_or("")
+                    .as_bytes(),
+                key_id.as_bytes(),
+            ],
         );
         Ok(vec![Envelope {
             key,
             event_time: at,
-            source: SourceRef { origin: opts.origin.clone(), line: Some(line) },
+            source: SourceRef {
+                origin: opts.origin.clone(),
+                line: Some(line),
+            },
             event: Event::ControlPlane(op),
         }])
     }
@@ -122,7 +165,9 @@ struct Deployment {
 /// (ML nests it once more under `properties.properties`). A body that is not JSON yields nothing, not an error:
 /// it is evidence, not a requirement.
 fn read_request_body(body: &str) -> Deployment {
-    let Ok(Value::Object(m)) = serde_json::from_str::<Value>(body) else { return Deployment::default() };
+    let Ok(Value::Object(m)) = serde_json::from_str::<Value>(body) else {
+        return Deployment::default();
+    };
     let o = Obj::new(m);
     let props = o.obj("properties");
     let inner = props.as_ref().and_then(|p| p.obj("properties"));
@@ -137,11 +182,22 @@ fn read_request_body(body: &str) -> Deployment {
     let capacity = sku_obj
         .as_ref()
         .and_then(|s| s.opt_i64("capacity").ok().flatten())
-        .or_else(|| props.as_ref().and_then(|p| p.opt_i64("targetdedicatednodes").ok().flatten()))
         .or_else(|| {
-            inner.as_ref().and_then(|p| p.obj("scalesettings")).and_then(|s| s.opt_i64("maxnodecount").ok().flatten())
+            props
+                .as_ref()
+                .and_then(|p| p.opt_i64("targetdedicatednodes").ok().flatten())
+        })
+        .or_else(|| {
+            inner
+                .as_ref()
+                .and_then(|p| p.obj("scalesettings"))
+                .and_then(|s| s.opt_i64("maxnodecount").ok().flatten())
         });
-    Deployment { region: o.opt_str("location").map(|l| l.to_ascii_lowercase()), sku, capacity }
+    Deployment {
+        region: o.opt_str("location").map(|l| l.to_ascii_lowercase()),
+        sku,
+        capacity,
+    }
 }
 
 #[cfg(test)]
@@ -161,24 +217,46 @@ mod tests {
 
     #[test]
     fn rest_shape_from_the_example() {
-        let c = run(SourceKind::ActivityLog, &example("activity_log_rest.json"), None).unwrap();
+        let c = run(
+            SourceKind::ActivityLog,
+            &example("activity_log_rest.json"),
+            None,
+        )
+        .unwrap();
         let o = ops(&c)[0];
-        assert_eq!(o.operation, "microsoft.compute/virtualmachinescalesets/write");
+        assert_eq!(
+            o.operation,
+            "microsoft.compute/virtualmachinescalesets/write"
+        );
         assert_eq!(o.status, "succeeded");
         assert_eq!(o.region.as_deref(), Some("brazilsouth"));
         assert_eq!(o.sku.as_deref(), Some("Standard_NC24ads_A100_v4"));
         assert_eq!(o.capacity, Some(20));
         assert_eq!(o.caller_ip.as_deref(), Some("185.220.101.4"));
-        assert_eq!(o.customer.as_ref().unwrap().as_str(), "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01");
+        assert_eq!(
+            o.customer.as_ref().unwrap().as_str(),
+            "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"
+        );
     }
 
     #[test]
     fn streamed_shape_from_the_example() {
-        let c = run(SourceKind::ActivityLog, &example("activity_log_records.json"), None).unwrap();
+        let c = run(
+            SourceKind::ActivityLog,
+            &example("activity_log_records.json"),
+            None,
+        )
+        .unwrap();
         let o = ops(&c)[0];
-        assert_eq!(o.operation, "microsoft.compute/virtualmachinescalesets/write");
+        assert_eq!(
+            o.operation,
+            "microsoft.compute/virtualmachinescalesets/write"
+        );
         assert_eq!(o.status, "succeeded");
-        assert_eq!(o.azure_subscription.as_ref().unwrap().as_str(), "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f");
+        assert_eq!(
+            o.azure_subscription.as_ref().unwrap().as_str(),
+            "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f"
+        );
         assert_eq!(o.caller.as_deref(), Some("admin@contoso.example"));
         assert_eq!(o.region.as_deref(), Some("japaneast"));
         assert!(o.customer.is_none());
@@ -187,7 +265,10 @@ mod tests {
     #[test]
     fn request_bodies_of_several_resource_types() {
         let vm = r#"{"location":"EastUS","properties":{"hardwareProfile":{"vmSize":"Standard_ND96asr_v4"}}}"#;
-        assert_eq!(read_request_body(vm).sku.as_deref(), Some("Standard_ND96asr_v4"));
+        assert_eq!(
+            read_request_body(vm).sku.as_deref(),
+            Some("Standard_ND96asr_v4")
+        );
         assert_eq!(read_request_body(vm).region.as_deref(), Some("eastus"));
         let pool = r#"{"properties":{"vmSize":"STANDARD_HB120RS_V3","targetDedicatedNodes":50}}"#;
         assert_eq!(read_request_body(pool).capacity, Some(50));

@@ -8,15 +8,16 @@ use crate::json_source::{canonical, JsonShape};
 use crate::{ImportOptions, SourceKind};
 use chrono::{NaiveDate, TimeZone, Utc};
 use cspguard_domain::{
-    Currency, CustomerProfile, Envelope, Event, IdempotencyKey, Instant, InstrumentAction, InstrumentChange,
-    InstrumentId, InstrumentKind, Invoice, InvoiceId, Money, Payment, PaymentId, PaymentStatus, ResellerMpnId, SourceRef,
-    TenantId,
+    Currency, CustomerProfile, Envelope, Event, IdempotencyKey, Instant, InstrumentAction,
+    InstrumentChange, InstrumentId, InstrumentKind, Invoice, InvoiceId, Money, Payment, PaymentId,
+    PaymentStatus, ResellerMpnId, SourceRef, TenantId,
 };
 
 pub(crate) struct Billing;
 
 fn tenant(o: &Obj) -> FieldResult<TenantId> {
-    TenantId::parse(&o.str("customer_tenant_id")?).map_err(|e| FieldError::new("customer_tenant_id", e.to_string()))
+    TenantId::parse(&o.str("customer_tenant_id")?)
+        .map_err(|e| FieldError::new("customer_tenant_id", e.to_string()))
 }
 
 fn money(o: &Obj, amount_key: &str, currency_key: &str) -> FieldResult<Money> {
@@ -32,10 +33,17 @@ fn start_of(d: NaiveDate) -> Instant {
 
 fn pick<T: Copy>(field: &str, value: &str, options: &[(&str, T)]) -> FieldResult<T> {
     let v = value.to_ascii_lowercase();
-    options.iter().find(|(n, _)| *n == v).map(|(_, t)| *t).ok_or_else(|| {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        FieldError::new(field, format!("{value:?} is not one of {}", names.join(", ")))
-    })
+    options
+        .iter()
+        .find(|(n, _)| *n == v)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            FieldError::new(
+                field,
+                format!("{value:?} is not one of {}", names.join(", ")),
+            )
+        })
 }
 
 impl JsonShape for Billing {
@@ -49,7 +57,12 @@ impl JsonShape for Billing {
         "type and customer_tenant_id keys"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
         let kind = o.str("type")?;
         let (event, event_time) = match kind.to_ascii_lowercase().as_str() {
             "customer" => {
@@ -171,7 +184,15 @@ impl JsonShape for Billing {
             }
         };
         let key = IdempotencyKey::derive(event.kind(), &[&canonical(&o)]);
-        Ok(vec![Envelope { key, event_time, source: SourceRef { origin: opts.origin.clone(), line: Some(line) }, event }])
+        Ok(vec![Envelope {
+            key,
+            event_time,
+            source: SourceRef {
+                origin: opts.origin.clone(),
+                line: Some(line),
+            },
+            event,
+        }])
     }
 }
 
@@ -188,9 +209,16 @@ mod tests {
         let kinds: Vec<EventKind> = c.events.iter().map(|e| e.event.kind()).collect();
         assert_eq!(
             kinds,
-            [EventKind::CustomerProfile, EventKind::Invoice, EventKind::InstrumentChange, EventKind::Payment]
+            [
+                EventKind::CustomerProfile,
+                EventKind::Invoice,
+                EventKind::InstrumentChange,
+                EventKind::Payment
+            ]
         );
-        let Event::CustomerProfile(p) = &c.events[0].event else { panic!() };
+        let Event::CustomerProfile(p) = &c.events[0].event else {
+            panic!()
+        };
         assert_eq!(p.credit_limit.unwrap().to_string(), "5000.00 USD");
         assert_eq!(c.events[3].source.line, Some(4));
     }

@@ -19,7 +19,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, reason: impl Into<String>) -> Self {
-        FieldError { field: field.to_string(), reason: reason.into() }
+        FieldError {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -33,7 +36,10 @@ pub type FieldResult<T> = Result<T, FieldError>;
 
 impl Obj {
     pub fn new(m: Map<String, Value>) -> Self {
-        Obj(m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
+        Obj(m
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect())
     }
 
     pub fn from_value(v: Value) -> Option<Self> {
@@ -70,7 +76,8 @@ impl Obj {
     }
 
     pub fn str(&self, key: &str) -> FieldResult<String> {
-        self.opt_str(key).ok_or_else(|| FieldError::new(key, "required field is missing or empty"))
+        self.opt_str(key)
+            .ok_or_else(|| FieldError::new(key, "required field is missing or empty"))
     }
 
     pub fn obj(&self, key: &str) -> Option<Obj> {
@@ -105,13 +112,16 @@ impl Obj {
     pub fn opt_i64(&self, key: &str) -> FieldResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => {
-                n.as_i64().map(Some).ok_or_else(|| FieldError::new(key, format!("{n} is not a whole number")))
-            }
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| FieldError::new(key, format!("{n} is not a whole number"))),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => {
-                s.trim().parse().map(Some).map_err(|_| FieldError::new(key, format!("{s:?} is not a whole number")))
-            }
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| FieldError::new(key, format!("{s:?} is not a whole number"))),
             Some(v) => Err(FieldError::new(key, format!("{v} is not a whole number"))),
         }
     }
@@ -128,12 +138,10 @@ impl Obj {
     pub fn decimal(&self, key: &str) -> FieldResult<Decimal> {
         match self.get(key) {
             None => Err(FieldError::new(key, "required amount is missing")),
-            Some(Value::String(s)) => {
-                parse_decimal(s).map_err(|_| FieldError::new(key, format!("{s:?} is not a decimal number")))
-            }
-            Some(Value::Number(n)) => {
-                parse_decimal(&n.to_string()).map_err(|_| FieldError::new(key, format!("{n} is not a decimal number")))
-            }
+            Some(Value::String(s)) => parse_decimal(s)
+                .map_err(|_| FieldError::new(key, format!("{s:?} is not a decimal number"))),
+            Some(Value::Number(n)) => parse_decimal(&n.to_string())
+                .map_err(|_| FieldError::new(key, format!("{n} is not a decimal number"))),
             Some(v) => Err(FieldError::new(key, format!("{v} is not a decimal number"))),
         }
     }
@@ -141,28 +149,37 @@ impl Obj {
     pub fn opt_instant(&self, key: &str) -> FieldResult<Option<Instant>> {
         match self.opt_str(key) {
             None => Ok(None),
-            Some(s) => parse_instant(&s).map(Some).map_err(|e| FieldError::new(key, e)),
+            Some(s) => parse_instant(&s)
+                .map(Some)
+                .map_err(|e| FieldError::new(key, e)),
         }
     }
 
     pub fn instant(&self, key: &str) -> FieldResult<Instant> {
-        self.opt_instant(key)?.ok_or_else(|| FieldError::new(key, "required timestamp is missing"))
+        self.opt_instant(key)?
+            .ok_or_else(|| FieldError::new(key, "required timestamp is missing"))
     }
 
     pub fn opt_date(&self, key: &str) -> FieldResult<Option<NaiveDate>> {
         match self.opt_str(key) {
             None => Ok(None),
-            Some(s) => parse_date(&s).map(Some).map_err(|e| FieldError::new(key, e)),
+            Some(s) => parse_date(&s)
+                .map(Some)
+                .map_err(|e| FieldError::new(key, e)),
         }
     }
 
     pub fn date(&self, key: &str) -> FieldResult<NaiveDate> {
-        self.opt_date(key)?.ok_or_else(|| FieldError::new(key, "required date is missing"))
+        self.opt_date(key)?
+            .ok_or_else(|| FieldError::new(key, "required date is missing"))
     }
 
     pub fn str_array(&self, key: &str) -> Vec<String> {
         match self.get(key) {
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
             Some(Value::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
             _ => Vec::new(),
         }
@@ -175,7 +192,11 @@ pub fn parse_instant(s: &str) -> Result<Instant, String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
             return Ok(Utc.from_utc_datetime(&n));
         }
@@ -189,16 +210,22 @@ pub fn parse_instant(s: &str) -> Result<Instant, String> {
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         return Ok(Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN)));
     }
-    Err(format!("{t:?} is not an ISO 8601 timestamp (like 2026-10-02T21:02:33Z)"))
+    Err(format!(
+        "{t:?} is not an ISO 8601 timestamp (like 2026-10-02T21:02:33Z)"
+    ))
 }
 
 /// Parses a calendar date: `2026-09-01`, a timestamp (its date part), or the US form `9/1/2026` some exports use.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    if let Some(d) = iso_date(t.as_bytes()) {
         return Ok(d);
     }
-    if t.len() > 10 && t.as_bytes().get(10).is_some_and(|c| *c == b'T' || *c == b' ') {
+    if t.len() > 10
+        && t.as_bytes()
+            .get(10)
+            .is_some_and(|c| *c == b'T' || *c == b' ')
+    {
         if let Ok(d) = NaiveDate::parse_from_str(&t[..10], "%Y-%m-%d") {
             return Ok(d);
         }
@@ -207,6 +234,20 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
         return Ok(d);
     }
     Err(format!("{t:?} is not a date (like 2026-09-01)"))
+}
+
+/// `YYYY-MM-DD` read directly: the usage importer parses a date per row and chrono's format-driven parser is a
+/// measurable share of that.
+fn iso_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// Microsoft writes `9999-12-31T23:59:59.997` for "not yet": such a time means absent.
@@ -223,8 +264,15 @@ mod tests {
     fn instants_in_microsofts_styles() {
         let a = parse_instant("2026-10-03T04:12:09.11").unwrap();
         assert_eq!(a.to_rfc3339(), "2026-10-03T04:12:09.110+00:00");
-        assert!(is_sentinel(&parse_instant("9999-12-31T23:59:59.9970000").unwrap()));
-        assert_eq!(parse_instant("2026-10-02T23:02:33+02:00").unwrap().to_rfc3339(), "2026-10-02T21:02:33+00:00");
+        assert!(is_sentinel(
+            &parse_instant("9999-12-31T23:59:59.9970000").unwrap()
+        ));
+        assert_eq!(
+            parse_instant("2026-10-02T23:02:33+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-10-02T21:02:33+00:00"
+        );
         assert!(parse_instant("yesterday").is_err());
     }
 
@@ -239,7 +287,10 @@ mod tests {
 
     #[test]
     fn keys_match_in_any_case() {
-        let o = Obj::from_value(serde_json::json!({"IsTest": "false", "hitCount": "412", "amount": 12.5})).unwrap();
+        let o = Obj::from_value(
+            serde_json::json!({"IsTest": "false", "hitCount": "412", "amount": 12.5}),
+        )
+        .unwrap();
         assert_eq!(o.opt_bool("istest").unwrap(), Some(false));
         assert_eq!(o.opt_i64("hitcount").unwrap(), Some(412));
         assert_eq!(o.decimal("amount").unwrap().to_string(), "12.5");

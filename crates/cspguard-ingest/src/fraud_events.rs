@@ -8,8 +8,8 @@ use crate::fields::{is_sentinel, FieldError, Obj};
 use crate::json_source::JsonShape;
 use crate::{ImportOptions, SourceKind};
 use cspguard_domain::{
-    AzureSubscriptionId, Envelope, Event, EventKind, FraudAlert, FraudAlertStatusChange, FraudEventId, IdempotencyKey,
-    ResourceId, SourceRef, TenantId,
+    AzureSubscriptionId, Envelope, Event, EventKind, FraudAlert, FraudAlertStatusChange,
+    FraudEventId, IdempotencyKey, ResourceId, SourceRef, TenantId,
 };
 use std::collections::BTreeMap;
 
@@ -26,9 +26,14 @@ impl JsonShape for FraudEvents {
         "eventId or customerTenantId/eventStatus keys"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
-        let customer =
-            TenantId::parse(&o.str("customertenantid")?).map_err(|e| FieldError::new("customerTenantId", e.to_string()))?;
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
+        let customer = TenantId::parse(&o.str("customertenantid")?)
+            .map_err(|e| FieldError::new("customerTenantId", e.to_string()))?;
         let sub = AzureSubscriptionId::parse(&o.str("subscriptionid")?)
             .map_err(|e| FieldError::new("subscriptionId", e.to_string()))?;
         let id = match o.opt_str("eventid") {
@@ -38,14 +43,19 @@ impl JsonShape for FraudEvents {
         let id = FraudEventId::parse(&id).map_err(|e| FieldError::new("eventId", e.to_string()))?;
         let event_time = o.instant("eventtime")?;
         let resolved_on = o.opt_instant("resolvedon")?.filter(|t| !is_sentinel(t));
-        let resolved_reason = o.opt_str("resolvedreason").filter(|r| !r.eq_ignore_ascii_case("none"));
+        let resolved_reason = o
+            .opt_str("resolvedreason")
+            .filter(|r| !r.eq_ignore_ascii_case("none"));
         let status = o.str("eventstatus")?;
         let mut affected = Vec::new();
         if let Some(serde_json::Value::Array(items)) = o.get("affectedresources") {
             for it in items {
-                if let Some(r) = Obj::from_value(it.clone()).and_then(|r| r.opt_str("azureresourceid")) {
+                if let Some(r) =
+                    Obj::from_value(it.clone()).and_then(|r| r.opt_str("azureresourceid"))
+                {
                     affected.push(
-                        ResourceId::parse(&r).map_err(|e| FieldError::new("affectedResources", e.to_string()))?,
+                        ResourceId::parse(&r)
+                            .map_err(|e| FieldError::new("affectedResources", e.to_string()))?,
                     );
                 }
             }
@@ -64,15 +74,20 @@ impl JsonShape for FraudEvents {
         let is_test = o.opt_bool("istest")?.unwrap_or(false);
         let mut status_changes = Vec::new();
         if let Some(logs) = o.opt_str("activitylogs") {
-            let parsed: serde_json::Value = serde_json::from_str(&logs)
-                .map_err(|e| FieldError::new("activityLogs", format!("not a JSON array in a string: {e}")))?;
+            let parsed: serde_json::Value = serde_json::from_str(&logs).map_err(|e| {
+                FieldError::new("activityLogs", format!("not a JSON array in a string: {e}"))
+            })?;
             if let serde_json::Value::Array(entries) = parsed {
                 for entry in entries {
-                    let Some(eo) = Obj::from_value(entry) else { continue };
+                    let Some(eo) = Obj::from_value(entry) else {
+                        continue;
+                    };
                     status_changes.push(FraudAlertStatusChange {
                         alert: id.clone(),
                         customer: Some(customer.clone()),
-                        at: eo.instant("datetime").map_err(|e| FieldError::new("activityLogs", e.to_string()))?,
+                        at: eo
+                            .instant("datetime")
+                            .map_err(|e| FieldError::new("activityLogs", e.to_string()))?,
                         from: eo.opt_str("statusfrom").unwrap_or_default(),
                         to: eo.opt_str("statusto").unwrap_or_default(),
                         by: eo.opt_str("updatedby"),
@@ -109,25 +124,46 @@ impl JsonShape for FraudEvents {
             is_test,
         };
         // The snapshot is known when Microsoft last changed it.
-        let known_at = [Some(event_time), resolved_on, status_changes.iter().map(|c| c.at).max()]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(event_time);
-        let source = SourceRef { origin: opts.origin.clone(), line: Some(line) };
+        let known_at = [
+            Some(event_time),
+            resolved_on,
+            status_changes.iter().map(|c| c.at).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(event_time);
+        let source = SourceRef {
+            origin: opts.origin.clone(),
+            line: Some(line),
+        };
         let hit = alert.hit_count.unwrap_or(-1).to_le_bytes();
-        let last = alert.last_observed.or(alert.last_occurrence).map(|t| t.timestamp_micros()).unwrap_or(0).to_le_bytes();
+        let last = alert
+            .last_observed
+            .or(alert.last_occurrence)
+            .map(|t| t.timestamp_micros())
+            .unwrap_or(0)
+            .to_le_bytes();
         let key = IdempotencyKey::derive(
             EventKind::FraudAlert,
             &[
                 id.as_str().as_bytes(),
                 status.to_ascii_lowercase().as_bytes(),
-                resolved_reason.as_deref().unwrap_or("").to_ascii_lowercase().as_bytes(),
+                resolved_reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_ascii_lowercase()
+                    .as_bytes(),
                 &hit,
                 &last,
             ],
         );
-        let mut out = vec![Envelope { key, event_time: known_at, source: source.clone(), event: Event::FraudAlert(alert) }];
+        let mut out = vec![Envelope {
+            key,
+            event_time: known_at,
+            source: source.clone(),
+            event: Event::FraudAlert(alert),
+        }];
         for c in status_changes {
             let key = IdempotencyKey::derive(
                 EventKind::FraudAlertStatus,
@@ -138,7 +174,12 @@ impl JsonShape for FraudEvents {
                     c.to.as_bytes(),
                 ],
             );
-            out.push(Envelope { key, event_time: c.at, source: source.clone(), event: Event::FraudAlertStatus(c) });
+            out.push(Envelope {
+                key,
+                event_time: c.at,
+                source: source.clone(),
+                event: Event::FraudAlertStatus(c),
+            });
         }
         Ok(out)
     }
@@ -169,10 +210,19 @@ mod tests {
         assert_eq!(a.resolved_reason, None);
         assert_eq!(a.hit_count, Some(412));
         assert_eq!(a.affected_resources.len(), 1);
-        assert_eq!(a.details.get("connectionCount").map(String::as_str), Some("412"));
+        assert_eq!(
+            a.details.get("connectionCount").map(String::as_str),
+            Some("412")
+        );
         assert_eq!(alerts[1].resolved_reason.as_deref(), Some("Legitimate"));
         // The resolved one carries one status change from its activityLogs.
-        assert_eq!(c.events.iter().filter(|e| matches!(e.event, Event::FraudAlertStatus(_))).count(), 1);
+        assert_eq!(
+            c.events
+                .iter()
+                .filter(|e| matches!(e.event, Event::FraudAlertStatus(_)))
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -191,7 +241,13 @@ mod tests {
 
     #[test]
     fn a_sign_in_file_is_not_fraud_events() {
-        let e = run(SourceKind::FraudEvents, &example("signins.json"), None).err().unwrap();
-        assert!(e.to_string().contains("not a Partner Center fraud events JSON"), "{e}");
+        let e = run(SourceKind::FraudEvents, &example("signins.json"), None)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .contains("not a Partner Center fraud events JSON"),
+            "{e}"
+        );
     }
 }

@@ -63,7 +63,11 @@ struct DocState {
 impl<R: BufRead> JsonRecords<R> {
     pub fn new(reader: R) -> Self {
         JsonRecords {
-            reader: Prefixed { prefix: Vec::new(), pos: 0, inner: reader },
+            reader: Prefixed {
+                prefix: Vec::new(),
+                pos: 0,
+                inner: reader,
+            },
             mode: Mode::Undecided,
             line: 1,
             queue: Default::default(),
@@ -111,7 +115,9 @@ impl<R: BufRead> JsonRecords<R> {
     fn skip_ws(&mut self) -> io::Result<Option<u8>> {
         loop {
             match self.peek_byte()? {
-                Some(b) if b.is_ascii_whitespace() || b == b',' && self.state.array_depth.is_some() => {
+                Some(b)
+                    if b.is_ascii_whitespace() || b == b',' && self.state.array_depth.is_some() =>
+                {
                     self.next_byte()?;
                 }
                 other => return Ok(other),
@@ -133,7 +139,10 @@ impl<R: BufRead> JsonRecords<R> {
                 let mut esc = false;
                 while let Some(b) = self.next_byte()? {
                     if out.len() >= MAX_RECORD_BYTES {
-                        return Ok(Err(format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)));
+                        return Ok(Err(format!(
+                            "record larger than {} MiB",
+                            MAX_RECORD_BYTES >> 20
+                        )));
                     }
                     out.push(b);
                     if in_str {
@@ -161,7 +170,9 @@ impl<R: BufRead> JsonRecords<R> {
                         _ => {}
                     }
                 }
-                Ok(Err("unexpected end of input inside a record (missing closing bracket)".into()))
+                Ok(Err(
+                    "unexpected end of input inside a record (missing closing bracket)".into(),
+                ))
             }
             b'"' => {
                 let mut esc = false;
@@ -195,7 +206,10 @@ impl<R: BufRead> JsonRecords<R> {
                     if let Some(b) = self.next_byte()? {
                         out.push(b);
                     }
-                    return Ok(Err(format!("unexpected '{}'", String::from_utf8_lossy(out))));
+                    return Ok(Err(format!(
+                        "unexpected '{}'",
+                        String::from_utf8_lossy(out)
+                    )));
                 }
                 Ok(Ok(()))
             }
@@ -223,7 +237,9 @@ impl<R: BufRead> JsonRecords<R> {
                         return Ok(Some(RawRecord {
                             line: self.line,
                             bytes: Vec::new(),
-                            framing_error: Some("unexpected end of input: the array is not closed".into()),
+                            framing_error: Some(
+                                "unexpected end of input: the array is not closed".into(),
+                            ),
                         }));
                     }
                     Some(b']') => {
@@ -245,7 +261,11 @@ impl<R: BufRead> JsonRecords<R> {
                         if r.is_err() && self.peek_byte()?.is_none() {
                             self.done = true; // truncated: one reject for the cut record, not another for the array
                         }
-                        return Ok(Some(RawRecord { line, bytes, framing_error: r.err() }));
+                        return Ok(Some(RawRecord {
+                            line,
+                            bytes,
+                            framing_error: r.err(),
+                        }));
                     }
                 }
             }
@@ -265,9 +285,19 @@ impl<R: BufRead> JsonRecords<R> {
                     let line = self.line;
                     match self.read_top_object()? {
                         TopObject::Wrapper => {}
-                        TopObject::Record(bytes) => return Ok(Some(RawRecord { line, bytes, framing_error: None })),
+                        TopObject::Record(bytes) => {
+                            return Ok(Some(RawRecord {
+                                line,
+                                bytes,
+                                framing_error: None,
+                            }))
+                        }
                         TopObject::Broken(bytes, why) => {
-                            return Ok(Some(RawRecord { line, bytes, framing_error: Some(why) }))
+                            return Ok(Some(RawRecord {
+                                line,
+                                bytes,
+                                framing_error: Some(why),
+                            }))
                         }
                     }
                 }
@@ -302,7 +332,12 @@ impl<R: BufRead> JsonRecords<R> {
                 }
             }
             match self.peek_byte()? {
-                None => return Ok(TopObject::Broken(buf, "unexpected end of input inside an object".into())),
+                None => {
+                    return Ok(TopObject::Broken(
+                        buf,
+                        "unexpected end of input inside an object".into(),
+                    ))
+                }
                 Some(b'}') => {
                     self.next_byte()?;
                     buf.push(b'}');
@@ -311,7 +346,10 @@ impl<R: BufRead> JsonRecords<R> {
                 Some(b'"') => {}
                 Some(other) => {
                     self.skip_line(&mut buf)?;
-                    return Ok(TopObject::Broken(buf, format!("expected a key, found '{}'", other as char)));
+                    return Ok(TopObject::Broken(
+                        buf,
+                        format!("expected a key, found '{}'", other as char),
+                    ));
                 }
             }
             let mut key = Vec::new();
@@ -338,7 +376,9 @@ impl<R: BufRead> JsonRecords<R> {
                 buf.push(b);
                 self.next_byte()?;
             }
-            let key_name = serde_json::from_slice::<String>(&key).unwrap_or_default().to_ascii_lowercase();
+            let key_name = serde_json::from_slice::<String>(&key)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if WRAPPER_KEYS.contains(&key_name.as_str()) && self.peek_byte()? == Some(b'[') {
                 self.next_byte()?;
                 self.state.array_depth = Some(1);
@@ -370,7 +410,11 @@ impl<R: BufRead> JsonRecords<R> {
                     let mut sink = Vec::new();
                     // key
                     if let Err(e) = self.read_value(&mut sink)? {
-                        return Ok(Some(RawRecord { line, bytes: sink, framing_error: Some(e) }));
+                        return Ok(Some(RawRecord {
+                            line,
+                            bytes: sink,
+                            framing_error: Some(e),
+                        }));
                     }
                     self.skip_ws()?;
                     if self.peek_byte()? == Some(b':') {
@@ -379,7 +423,11 @@ impl<R: BufRead> JsonRecords<R> {
                     self.skip_ws()?;
                     sink.clear();
                     if let Err(e) = self.read_value(&mut sink)? {
-                        return Ok(Some(RawRecord { line, bytes: sink, framing_error: Some(e) }));
+                        return Ok(Some(RawRecord {
+                            line,
+                            bytes: sink,
+                            framing_error: Some(e),
+                        }));
                     }
                 }
             }
@@ -396,7 +444,11 @@ impl<R: BufRead> JsonRecords<R> {
         let single_line_value = trimmed.first() == Some(&b'{')
             && trimmed.last() == Some(&b'}')
             && serde_json::from_slice::<serde_json::Value>(trimmed).is_ok();
-        self.mode = if single_line_value { Mode::Lines } else { Mode::Document };
+        self.mode = if single_line_value {
+            Mode::Lines
+        } else {
+            Mode::Document
+        };
         self.reader.prefix = first;
         self.reader.pos = 0;
         Ok(())
@@ -421,8 +473,12 @@ impl<R: BufRead> JsonRecords<R> {
             }
             // A page on one line ({"value": [...]}) expands into its elements.
             if t.first() == Some(&b'{') {
-                if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(t) {
-                    let arr = m.iter().find(|(k, v)| WRAPPER_KEYS.contains(&k.to_ascii_lowercase().as_str()) && v.is_array());
+                if let Ok(serde_json::Value::Object(m)) =
+                    serde_json::from_slice::<serde_json::Value>(t)
+                {
+                    let arr = m.iter().find(|(k, v)| {
+                        WRAPPER_KEYS.contains(&k.to_ascii_lowercase().as_str()) && v.is_array()
+                    });
                     if let Some((_, serde_json::Value::Array(items))) = arr {
                         for it in items {
                             self.queue.push_back(RawRecord {
@@ -435,7 +491,11 @@ impl<R: BufRead> JsonRecords<R> {
                     }
                 }
             }
-            return Ok(Some(RawRecord { line: line_no, bytes: t.to_vec(), framing_error: None }));
+            return Ok(Some(RawRecord {
+                line: line_no,
+                bytes: t.to_vec(),
+                framing_error: None,
+            }));
         }
     }
 }
@@ -447,8 +507,14 @@ enum TopObject {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |p| p + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |p| p + 1);
     &b[s..e.max(s)]
 }
 
@@ -524,7 +590,11 @@ mod tests {
         JsonRecords::new(input.as_bytes())
             .map(|r| {
                 let r = r.unwrap();
-                (r.line, String::from_utf8_lossy(&r.bytes).into_owned(), r.framing_error)
+                (
+                    r.line,
+                    String::from_utf8_lossy(&r.bytes).into_owned(),
+                    r.framing_error,
+                )
             })
             .collect()
     }

@@ -3,7 +3,7 @@
 
 use crate::fields::{FieldError, Obj};
 use crate::json_records::JsonRecords;
-use crate::{ImportOptions, ParseError, Reject, SourceKind, Sink};
+use crate::{ImportOptions, ParseError, Reject, Sink, SourceKind};
 use cspguard_domain::Envelope;
 use std::io::BufRead;
 
@@ -16,7 +16,12 @@ pub(crate) trait JsonShape {
     /// What the first record lacked, for the error message.
     fn expected(&self) -> &'static str;
     /// Converts one record to zero or more events.
-    fn convert(&self, obj: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError>;
+    fn convert(
+        &self,
+        obj: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError>;
 }
 
 pub(crate) fn parse(
@@ -27,14 +32,26 @@ pub(crate) fn parse(
 ) -> Result<(), ParseError> {
     let mut checked = false;
     let mut any = false;
-    let io_err = |source| ParseError::Io { origin: opts.origin.clone(), source };
-    let stopped = |_| ParseError::Stopped { origin: opts.origin.clone() };
+    let io_err = |source| ParseError::Io {
+        origin: opts.origin.clone(),
+        source,
+    };
+    let stopped = |_| ParseError::Stopped {
+        origin: opts.origin.clone(),
+    };
     let mut records = JsonRecords::new(reader);
     for rec in records.by_ref() {
         let rec = rec.map_err(io_err)?;
         any = true;
         if let Some(why) = rec.framing_error {
-            sink.reject(Reject { line: rec.line, column: None, field: None, reason: why, raw: rec.bytes }).map_err(stopped)?;
+            sink.reject(Reject {
+                line: rec.line,
+                column: None,
+                field: None,
+                reason: why,
+                raw: rec.bytes,
+            })
+            .map_err(stopped)?;
             continue;
         }
         let value: serde_json::Value = match serde_json::from_slice(&rec.bytes) {
@@ -45,8 +62,14 @@ pub(crate) fn parse(
                 } else {
                     (rec.line + e.line() as u64 - 1, Some(e.column() as u64))
                 };
-                sink.reject(Reject { line, column, field: None, reason: format!("malformed JSON: {e}"), raw: rec.bytes })
-                    .map_err(stopped)?;
+                sink.reject(Reject {
+                    line,
+                    column,
+                    field: None,
+                    reason: format!("malformed JSON: {e}"),
+                    raw: rec.bytes,
+                })
+                .map_err(stopped)?;
                 continue;
             }
         };
@@ -66,7 +89,11 @@ pub(crate) fn parse(
                 return Err(ParseError::WrongKind {
                     origin: opts.origin.clone(),
                     kind: shape.kind(),
-                    reason: format!("its first record (line {}) has no {}", rec.line, shape.expected()),
+                    reason: format!(
+                        "its first record (line {}) has no {}",
+                        rec.line,
+                        shape.expected()
+                    ),
                 });
             }
             checked = true;
@@ -90,7 +117,10 @@ pub(crate) fn parse(
         }
     }
     if !any && !records.saw_content() {
-        return Err(ParseError::Empty { origin: opts.origin.clone(), kind: shape.kind() });
+        return Err(ParseError::Empty {
+            origin: opts.origin.clone(),
+            kind: shape.kind(),
+        });
     }
     Ok(())
 }

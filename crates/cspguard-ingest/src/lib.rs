@@ -151,7 +151,11 @@ pub enum ParseError {
     #[error("{origin} is empty: expected a {}", kind.description())]
     Empty { origin: String, kind: SourceKind },
     #[error("{origin} is not a {}: {reason}", kind.description())]
-    WrongKind { origin: String, kind: SourceKind, reason: String },
+    WrongKind {
+        origin: String,
+        kind: SourceKind,
+        reason: String,
+    },
     #[error(
         "{origin} is not a {}: missing required column(s) {}; the header has {} column(s){}",
         kind.description(),
@@ -159,7 +163,12 @@ pub enum ParseError {
         found,
         if *found <= 3 { " (is the first line the header?)" } else { "" }
     )]
-    MissingColumns { origin: String, kind: SourceKind, missing: Vec<String>, found: usize },
+    MissingColumns {
+        origin: String,
+        kind: SourceKind,
+        missing: Vec<String>,
+        found: usize,
+    },
     #[error("cannot read {origin}: {source}")]
     Io {
         origin: String,
@@ -171,15 +180,26 @@ pub enum ParseError {
 }
 
 /// Parses one source of `kind` from `reader`, sending events and rejects to `sink`.
-pub fn parse(kind: SourceKind, reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn Sink) -> Result<(), ParseError> {
+pub fn parse(
+    kind: SourceKind,
+    reader: impl BufRead,
+    opts: &ImportOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), ParseError> {
     match kind {
         SourceKind::Usage => usage_csv::parse(reader, opts, sink),
-        SourceKind::FraudEvents => json_source::parse(reader, opts, sink, &fraud_events::FraudEvents),
+        SourceKind::FraudEvents => {
+            json_source::parse(reader, opts, sink, &fraud_events::FraudEvents)
+        }
         SourceKind::SignIns => json_source::parse(reader, opts, sink, &signins::SignIns),
-        SourceKind::ActivityLog => json_source::parse(reader, opts, sink, &activity_log::ActivityLog),
+        SourceKind::ActivityLog => {
+            json_source::parse(reader, opts, sink, &activity_log::ActivityLog)
+        }
         SourceKind::Billing => json_source::parse(reader, opts, sink, &billing::Billing),
         SourceKind::Customers => json_source::parse(reader, opts, sink, &partner_center::Customers),
-        SourceKind::Subscriptions => json_source::parse(reader, opts, sink, &partner_center::Subscriptions),
+        SourceKind::Subscriptions => {
+            json_source::parse(reader, opts, sink, &partner_center::Subscriptions)
+        }
     }
 }
 
@@ -213,14 +233,20 @@ pub(crate) mod testing {
         }
     }
 
-    pub fn run(kind: SourceKind, input: &str, customer: Option<&str>) -> Result<Collect, ParseError> {
+    pub fn run(
+        kind: SourceKind,
+        input: &str,
+        customer: Option<&str>,
+    ) -> Result<Collect, ParseError> {
         let mut c = Collect::default();
         parse(kind, input.as_bytes(), &opts(customer), &mut c)?;
         Ok(c)
     }
 
     pub fn example(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples").join(name);
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/domain/examples")
+            .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
     }
 }

@@ -9,8 +9,8 @@ use crate::fields::{FieldError, Obj};
 use crate::json_source::{canonical, JsonShape};
 use crate::{ImportOptions, SourceKind};
 use cspguard_domain::{
-    BillingSubscriptionId, CustomerProfile, Envelope, Event, EventKind, IdempotencyKey, SourceRef, SubscriptionState,
-    TenantId,
+    BillingSubscriptionId, CustomerProfile, Envelope, Event, EventKind, IdempotencyKey, SourceRef,
+    SubscriptionState, TenantId,
 };
 
 pub(crate) struct Customers;
@@ -27,9 +27,16 @@ impl JsonShape for Customers {
         "companyProfile or relationshipToPartner keys"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
         let profile = o.obj("companyprofile");
-        let id = o.opt_str("id").or_else(|| profile.as_ref().and_then(|p| p.opt_str("tenantid")));
+        let id = o
+            .opt_str("id")
+            .or_else(|| profile.as_ref().and_then(|p| p.opt_str("tenantid")));
         let id = id.ok_or_else(|| FieldError::new("id", "required field is missing or empty"))?;
         let customer = TenantId::parse(&id).map_err(|e| FieldError::new("id", e.to_string()))?;
         let p = CustomerProfile {
@@ -46,11 +53,17 @@ impl JsonShape for Customers {
             credit_limit: None,
             payment_terms_days: None,
         };
-        let key = IdempotencyKey::derive(EventKind::CustomerProfile, &[b"partner-center", &canonical(&o)]);
+        let key = IdempotencyKey::derive(
+            EventKind::CustomerProfile,
+            &[b"partner-center", &canonical(&o)],
+        );
         Ok(vec![Envelope {
             key,
             event_time: opts.observed_at,
-            source: SourceRef { origin: opts.origin.clone(), line: Some(line) },
+            source: SourceRef {
+                origin: opts.origin.clone(),
+                line: Some(line),
+            },
             event: Event::CustomerProfile(p),
         }])
     }
@@ -67,14 +80,20 @@ impl JsonShape for Subscriptions {
         "offerId key"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
         let customer = opts.customer.clone().ok_or_else(|| {
             FieldError::new(
                 "customer",
                 "a subscriptions page does not name its customer: pass --customer TENANT (or put the tenant ID in the file name)",
             )
         })?;
-        let id = BillingSubscriptionId::parse(&o.str("id")?).map_err(|e| FieldError::new("id", e.to_string()))?;
+        let id = BillingSubscriptionId::parse(&o.str("id")?)
+            .map_err(|e| FieldError::new("id", e.to_string()))?;
         let s = SubscriptionState {
             customer: customer.clone(),
             subscription: id,
@@ -86,11 +105,17 @@ impl JsonShape for Subscriptions {
             created_at: o.opt_instant("creationdate")?,
             billing_type: o.opt_str("billingtype"),
         };
-        let key = IdempotencyKey::derive(EventKind::SubscriptionState, &[customer.as_str().as_bytes(), &canonical(&o)]);
+        let key = IdempotencyKey::derive(
+            EventKind::SubscriptionState,
+            &[customer.as_str().as_bytes(), &canonical(&o)],
+        );
         Ok(vec![Envelope {
             key,
             event_time: opts.observed_at,
-            source: SourceRef { origin: opts.origin.clone(), line: Some(line) },
+            source: SourceRef {
+                origin: opts.origin.clone(),
+                line: Some(line),
+            },
             event: Event::SubscriptionState(s),
         }])
     }
@@ -105,18 +130,31 @@ mod tests {
     #[test]
     fn customers_from_the_example() {
         let c = run(SourceKind::Customers, &example("customers.json"), None).unwrap();
-        let Event::CustomerProfile(p) = &c.events[0].event else { panic!() };
+        let Event::CustomerProfile(p) = &c.events[0].event else {
+            panic!()
+        };
         assert_eq!(p.name.as_deref(), Some("Contoso Ltd"));
         assert_eq!(p.relationship.as_deref(), Some("reseller"));
     }
 
     #[test]
     fn subscriptions_need_their_customer_and_keep_status() {
-        let c = run(SourceKind::Subscriptions, &example("subscriptions.json"), None).unwrap();
+        let c = run(
+            SourceKind::Subscriptions,
+            &example("subscriptions.json"),
+            None,
+        )
+        .unwrap();
         assert_eq!(c.rejects.len(), 1);
-        let c = run(SourceKind::Subscriptions, &example("subscriptions.json"), Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"))
-            .unwrap();
-        let Event::SubscriptionState(s) = &c.events[0].event else { panic!() };
+        let c = run(
+            SourceKind::Subscriptions,
+            &example("subscriptions.json"),
+            Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"),
+        )
+        .unwrap();
+        let Event::SubscriptionState(s) = &c.events[0].event else {
+            panic!()
+        };
         assert_eq!(s.status, "active");
         assert_eq!(s.offer_name.as_deref(), Some("Azure plan"));
     }

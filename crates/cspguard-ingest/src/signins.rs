@@ -6,7 +6,9 @@
 use crate::fields::{FieldError, Obj};
 use crate::json_source::JsonShape;
 use crate::{ImportOptions, SourceKind};
-use cspguard_domain::{Envelope, Event, EventKind, GeoLocation, IdempotencyKey, SignIn, SourceRef, TenantId};
+use cspguard_domain::{
+    Envelope, Event, EventKind, GeoLocation, IdempotencyKey, SignIn, SourceRef, TenantId,
+};
 
 pub(crate) struct SignIns;
 
@@ -21,7 +23,12 @@ impl JsonShape for SignIns {
         "createdDateTime and userPrincipalName keys"
     }
 
-    fn convert(&self, o: Obj, opts: &ImportOptions, line: u64) -> Result<Vec<Envelope>, FieldError> {
+    fn convert(
+        &self,
+        o: Obj,
+        opts: &ImportOptions,
+        line: u64,
+    ) -> Result<Vec<Envelope>, FieldError> {
         let customer = match o.opt_str("resourcetenantid") {
             Some(t) => TenantId::parse(&t).map_err(|e| FieldError::new("resourceTenantId", e.to_string()))?,
             None => opts.customer.clone().ok_or_else(|| {
@@ -53,7 +60,10 @@ impl JsonShape for SignIns {
             id: id.clone(),
             customer: customer.clone(),
             at,
-            user_principal_name: o.opt_str("userprincipalname").unwrap_or_default().to_ascii_lowercase(),
+            user_principal_name: o
+                .opt_str("userprincipalname")
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
             user_id: o.opt_str("userid"),
             app_display_name: o.opt_str("appdisplayname"),
             ip_address: o.opt_str("ipaddress"),
@@ -70,11 +80,17 @@ impl JsonShape for SignIns {
             device_os: device.as_ref().and_then(|d| d.opt_str("operatingsystem")),
             device_browser: device.as_ref().and_then(|d| d.opt_str("browser")),
         };
-        let key = IdempotencyKey::derive(EventKind::SignIn, &[customer.as_str().as_bytes(), id.as_bytes()]);
+        let key = IdempotencyKey::derive(
+            EventKind::SignIn,
+            &[customer.as_str().as_bytes(), id.as_bytes()],
+        );
         Ok(vec![Envelope {
             key,
             event_time: at,
-            source: SourceRef { origin: opts.origin.clone(), line: Some(line) },
+            source: SourceRef {
+                origin: opts.origin.clone(),
+                line: Some(line),
+            },
             event: Event::SignIn(s),
         }])
     }
@@ -91,11 +107,15 @@ mod tests {
         let c = run(SourceKind::SignIns, &example("signins.json"), None).unwrap();
         assert!(c.rejects.is_empty());
         assert_eq!(c.events.len(), 3);
-        let Event::SignIn(s) = &c.events[0].event else { panic!() };
+        let Event::SignIn(s) = &c.events[0].event else {
+            panic!()
+        };
         assert!(!s.succeeded());
         assert_eq!(s.location.as_ref().unwrap().country.as_deref(), Some("RO"));
         assert_eq!(c.events[0].source.line, Some(4));
-        let Event::SignIn(s) = &c.events[2].event else { panic!() };
+        let Event::SignIn(s) = &c.events[2].event else {
+            panic!()
+        };
         assert_eq!(s.client_app_used.as_deref(), Some("IMAP4"));
     }
 
@@ -105,7 +125,12 @@ mod tests {
         let c = run(SourceKind::SignIns, line, None).unwrap();
         assert_eq!(c.rejects.len(), 1);
         assert!(c.rejects[0].reason.contains("--customer"));
-        let c = run(SourceKind::SignIns, line, Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01")).unwrap();
+        let c = run(
+            SourceKind::SignIns,
+            line,
+            Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"),
+        )
+        .unwrap();
         assert_eq!(c.events.len(), 1);
     }
 }

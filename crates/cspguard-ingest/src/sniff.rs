@@ -13,11 +13,17 @@ pub fn sniff(head: &[u8]) -> Option<SourceKind> {
     if *first_non_ws != b'{' && *first_non_ws != b'[' {
         let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
         let header = String::from_utf8_lossy(&head[..line_end]).to_ascii_lowercase();
-        let cols: Vec<&str> = header.split(',').map(|c| c.trim().trim_matches('"')).collect();
+        let cols: Vec<&str> = header
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
         let has = |c: &str| cols.contains(&c);
-        return (has("customerid") && has("metercategory") && has("usagedate")).then_some(SourceKind::Usage);
+        return (has("customerid") && has("metercategory") && has("usagedate"))
+            .then_some(SourceKind::Usage);
     }
-    let rec = JsonRecords::new(head).filter_map(Result::ok).find(|r| r.framing_error.is_none())?;
+    let rec = JsonRecords::new(head)
+        .filter_map(Result::ok)
+        .find(|r| r.framing_error.is_none())?;
     let obj = Obj::from_value(serde_json::from_slice(&rec.bytes).ok()?)?;
     let shapes: [&dyn JsonShape; 6] = [
         &billing::Billing,
@@ -27,7 +33,10 @@ pub fn sniff(head: &[u8]) -> Option<SourceKind> {
         &partner_center::Customers,
         &partner_center::Subscriptions,
     ];
-    shapes.into_iter().find(|s| s.looks_like(&obj)).map(|s| s.kind())
+    shapes
+        .into_iter()
+        .find(|s| s.looks_like(&obj))
+        .map(|s| s.kind())
 }
 
 #[cfg(test)]

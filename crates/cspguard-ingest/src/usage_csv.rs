@@ -10,8 +10,9 @@
 use crate::{ImportOptions, ParseError, Reject, Sink, SourceKind};
 use chrono::{NaiveDate, TimeZone, Utc};
 use cspguard_domain::{
-    parse_decimal, AzureSubscriptionId, BillingSubscriptionId, Currency, Envelope, Event, EventKind, IdempotencyKey,
-    Money, PartnerId, ResellerMpnId, ResourceId, SourceRef, TenantId, UsageLine,
+    parse_decimal, AzureSubscriptionId, BillingSubscriptionId, Currency, Envelope, Event,
+    EventKind, IdempotencyKey, Money, PartnerId, ResellerMpnId, ResourceId, SourceRef, TenantId,
+    UsageLine,
 };
 use std::io::BufRead;
 
@@ -90,7 +91,10 @@ const REQUIRED: [&str; 8] = [
 const NOT_IN_KEY: [&str; 2] = ["InvoiceNumber", "ResellerMPNID"];
 
 fn col(name: &str) -> usize {
-    COLUMNS.iter().position(|c| *c == name).unwrap_or(usize::MAX)
+    COLUMNS
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or(usize::MAX)
 }
 
 /// Where each documented column sits in this file.
@@ -111,8 +115,11 @@ impl Layout {
                 pos[c].get_or_insert(i);
             }
         }
-        let missing: Vec<String> =
-            REQUIRED.iter().filter(|r| pos[col(r)].is_none()).map(|r| r.to_string()).collect();
+        let missing: Vec<String> = REQUIRED
+            .iter()
+            .filter(|r| pos[col(r)].is_none())
+            .map(|r| r.to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(ParseError::MissingColumns {
                 origin: origin.to_string(),
@@ -121,8 +128,14 @@ impl Layout {
                 found: header.len(),
             });
         }
-        let key_columns = (0..COLUMNS.len()).filter(|c| !NOT_IN_KEY.contains(&COLUMNS[*c])).collect();
-        Ok(Layout { pos, width: header.len(), key_columns })
+        let key_columns = (0..COLUMNS.len())
+            .filter(|c| !NOT_IN_KEY.contains(&COLUMNS[*c]))
+            .collect();
+        Ok(Layout {
+            pos,
+            width: header.len(),
+            key_columns,
+        })
     }
 }
 
@@ -147,7 +160,11 @@ impl<'a> Row<'a> {
     }
 
     fn err(&self, c: usize, reason: String) -> RowError {
-        RowError { column: self.layout.pos[c].map(|i| i as u64 + 1), field: COLUMNS[c], reason }
+        RowError {
+            column: self.layout.pos[c].map(|i| i as u64 + 1),
+            field: COLUMNS[c],
+            reason,
+        }
     }
 
     fn text(&self, c: usize) -> Result<&'a str, RowError> {
@@ -256,16 +273,20 @@ impl Cols {
 fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowError> {
     let id_err = |c: usize, e: cspguard_domain::IdError| row.err(c, e.to_string());
     let customer = TenantId::parse(row.required(k.customer)?).map_err(|e| id_err(k.customer, e))?;
-    let billing_subscription =
-        BillingSubscriptionId::parse(row.required(k.subscription)?).map_err(|e| id_err(k.subscription, e))?;
-    let azure_subscription =
-        AzureSubscriptionId::parse(row.required(k.entitlement)?).map_err(|e| id_err(k.entitlement, e))?;
+    let billing_subscription = BillingSubscriptionId::parse(row.required(k.subscription)?)
+        .map_err(|e| id_err(k.subscription, e))?;
+    let azure_subscription = AzureSubscriptionId::parse(row.required(k.entitlement)?)
+        .map_err(|e| id_err(k.entitlement, e))?;
     let usage_date = row.date(k.usage_date)?;
     let quantity = row.decimal(k.quantity)?;
     let total = row.decimal(k.total)?;
     let currency_text = row.required(k.currency)?;
-    let currency =
-        Currency::parse(currency_text).map_err(|_| row.err(k.currency, format!("{currency_text:?} is not a currency code")))?;
+    let currency = Currency::parse(currency_text).map_err(|_| {
+        row.err(
+            k.currency,
+            format!("{currency_text:?} is not a currency code"),
+        )
+    })?;
     let resource = match row.text(k.resource)? {
         "" => None,
         r => Some(ResourceId::parse(r).map_err(|e| id_err(k.resource, e))?),
@@ -282,7 +303,9 @@ fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowEr
         partner,
         customer,
         customer_name: row.string(k.customer_name)?,
-        customer_country: row.opt_string(k.customer_country)?.map(|c| c.to_ascii_uppercase()),
+        customer_country: row
+            .opt_string(k.customer_country)?
+            .map(|c| c.to_ascii_uppercase()),
         reseller,
         invoice_number: row.opt_string(k.invoice)?,
         billing_subscription,
@@ -316,13 +339,21 @@ fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowEr
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |p| p + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |p| p + 1);
     &b[s..e.max(s)]
 }
 
 fn encode(rec: &csv::ByteRecord) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
     let _ = w.write_byte_record(rec);
     w.into_inner().unwrap_or_default()
 }
@@ -333,7 +364,11 @@ pub fn usage_event_time(d: NaiveDate) -> cspguard_domain::Instant {
     Utc.from_utc_datetime(&next.and_time(chrono::NaiveTime::MIN))
 }
 
-pub(crate) fn parse(reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn Sink) -> Result<(), ParseError> {
+pub(crate) fn parse(
+    reader: impl BufRead,
+    opts: &ImportOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), ParseError> {
     // Rejects must name the right line, and the csv crate miscounts lines of CRLF files: so records end at '\n' only
     // (a CR left at the end of the last field is trimmed like any blank), and the header is read as an ordinary record.
     let mut rdr = csv::ReaderBuilder::new()
@@ -344,7 +379,10 @@ pub(crate) fn parse(reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn S
     let mut header = csv::ByteRecord::new();
     if let Err(e) = rdr.read_byte_record(&mut header) {
         return Err(match e.into_kind() {
-            csv::ErrorKind::Io(source) => ParseError::Io { origin: opts.origin.clone(), source },
+            csv::ErrorKind::Io(source) => ParseError::Io {
+                origin: opts.origin.clone(),
+                source,
+            },
             other => ParseError::WrongKind {
                 origin: opts.origin.clone(),
                 kind: SourceKind::Usage,
@@ -353,12 +391,17 @@ pub(crate) fn parse(reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn S
         });
     }
     if header.is_empty() || header.iter().all(|h| trim(h).is_empty()) {
-        return Err(ParseError::Empty { origin: opts.origin.clone(), kind: SourceKind::Usage });
+        return Err(ParseError::Empty {
+            origin: opts.origin.clone(),
+            kind: SourceKind::Usage,
+        });
     }
     let layout = Layout::from_header(&header, &opts.origin)?;
     sink.preamble(&encode(&header));
     let cols = Cols::new();
-    let stopped = |_| ParseError::Stopped { origin: opts.origin.clone() };
+    let stopped = |_| ParseError::Stopped {
+        origin: opts.origin.clone(),
+    };
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -367,7 +410,12 @@ pub(crate) fn parse(reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn S
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 match e.into_kind() {
-                    csv::ErrorKind::Io(source) => return Err(ParseError::Io { origin: opts.origin.clone(), source }),
+                    csv::ErrorKind::Io(source) => {
+                        return Err(ParseError::Io {
+                            origin: opts.origin.clone(),
+                            source,
+                        })
+                    }
                     other => {
                         sink.reject(Reject {
                             line,
@@ -391,20 +439,30 @@ pub(crate) fn parse(reader: impl BufRead, opts: &ImportOptions, sink: &mut dyn S
                 line,
                 column: Some(rec.len().min(layout.width) as u64 + 1),
                 field: None,
-                reason: format!("the row has {} fields, the header has {}", rec.len(), layout.width),
+                reason: format!(
+                    "the row has {} fields, the header has {}",
+                    rec.len(),
+                    layout.width
+                ),
                 raw: encode(&rec),
             })
             .map_err(stopped)?;
             continue;
         }
-        let row = Row { rec: &rec, layout: &layout };
+        let row = Row {
+            rec: &rec,
+            layout: &layout,
+        };
         match convert(&row, &cols) {
             Ok((usage, key)) => {
                 let event_time = usage_event_time(usage.usage_date);
                 sink.accept(Envelope {
                     key,
                     event_time,
-                    source: SourceRef { origin: opts.origin.clone(), line: Some(line) },
+                    source: SourceRef {
+                        origin: opts.origin.clone(),
+                        line: Some(line),
+                    },
                     event: Event::Usage(usage),
                 })
                 .map_err(stopped)?;
@@ -434,10 +492,18 @@ mod tests {
         let c = run(SourceKind::Usage, &example("usage_small.csv"), None).unwrap();
         assert!(c.rejects.is_empty(), "{:?}", c.rejects);
         assert_eq!(c.events.len(), 12);
-        let Event::Usage(u) = &c.events[0].event else { panic!() };
+        let Event::Usage(u) = &c.events[0].event else {
+            panic!()
+        };
         assert_eq!(u.cost.to_string(), "11.96 USD");
-        assert_eq!(u.azure_subscription.as_str(), "d6645fa9-e8a8-529f-035e-fa259b08923d");
-        assert_eq!(c.events[0].event_time.to_rfc3339(), "2026-09-02T00:00:00+00:00");
+        assert_eq!(
+            u.azure_subscription.as_str(),
+            "d6645fa9-e8a8-529f-035e-fa259b08923d"
+        );
+        assert_eq!(
+            c.events[0].event_time.to_rfc3339(),
+            "2026-09-02T00:00:00+00:00"
+        );
         assert_eq!(c.events[0].source.line, Some(2));
     }
 
@@ -510,10 +576,18 @@ mod tests {
 
     #[test]
     fn a_file_without_the_columns_is_unusable_and_names_them() {
-        let e = run(SourceKind::Usage, "not a usage file\n", None).err().unwrap();
+        let e = run(SourceKind::Usage, "not a usage file\n", None)
+            .err()
+            .unwrap();
         let msg = e.to_string();
         assert!(matches!(e, ParseError::MissingColumns { .. }));
-        assert!(msg.contains("CustomerId") && msg.contains("BillingPreTaxTotal"), "{msg}");
-        assert!(matches!(run(SourceKind::Usage, "", None), Err(ParseError::Empty { .. })));
+        assert!(
+            msg.contains("CustomerId") && msg.contains("BillingPreTaxTotal"),
+            "{msg}"
+        );
+        assert!(matches!(
+            run(SourceKind::Usage, "", None),
+            Err(ParseError::Empty { .. })
+        ));
     }
 }

@@ -45,6 +45,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("another writer stored some of the same events at the same time; the batch was not written: retry it")]
+    Conflict,
     #[error("stored event #{seq} cannot be read back: {reason}")]
     Corrupt { seq: i64, reason: String },
 }
@@ -91,6 +93,26 @@ pub struct StoreStats {
     pub last_usage_date: Option<NaiveDate>,
 }
 
+/// An event serialised for the log, ready for [`Store::append_prepared`].
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    envelope: Envelope,
+    payload: String,
+}
+
+impl PreparedEvent {
+    pub fn new(envelope: Envelope) -> Result<Self> {
+        let payload = serde_json::to_string(&envelope.event).map_err(|e| StoreError::Corrupt {
+            seq: -1,
+            reason: format!("event cannot be serialised: {e}"),
+        })?;
+        Ok(PreparedEvent { envelope, payload })
+    }
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+}
+
 /// The event store.
 #[derive(Clone)]
 pub struct Store {
@@ -128,16 +150,23 @@ impl Store {
         };
         let opts = AnyPoolOptions::new();
         let opts = match backend {
-            // One writer at a time is SQLite's model; a second connection serves readers during long imports.
-            Backend::Sqlite => opts.max_connections(2).after_connect(|conn, _| {
+            // One connection: SQLite has one writer at a time anyway, and a pool that alternates connections throws
+            // away each one's page cache whenever the other commits (measured: import time grew with database size
+            // from re-reading pages).
+            Backend::Sqlite => opts.max_connections(1).after_connect(|conn, _| {
                 Box::pin(async move {
                     for pragma in [
+                        // Only takes effect when the database is created (before WAL is switched on).
+                        "PRAGMA page_size=16384",
                         "PRAGMA journal_mode=WAL",
                         "PRAGMA synchronous=NORMAL",
                         "PRAGMA foreign_keys=ON",
                         "PRAGMA busy_timeout=30000",
                         "PRAGMA cache_size=-32768",
                         "PRAGMA temp_store=MEMORY",
+                        // Checkpoint every 64 MiB of WAL rather than 4 MiB: index pages dirtied by consecutive
+                        // transactions are then copied into the database once, not once per transaction.
+                        "PRAGMA wal_autocheckpoint=4096",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
@@ -146,7 +175,13 @@ impl Store {
             }),
             Backend::Postgres => opts.max_connections(8),
         };
-        let pool = opts.connect(&url).await.map_err(|source| StoreError::Open { url: redact(&url), source })?;
+        let pool = opts
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: redact(&url),
+                source,
+            })?;
         let store = Store { pool, backend };
         schema::migrate(&store.pool, backend).await?;
         Ok(store)
@@ -157,18 +192,30 @@ impl Store {
     }
 
     /// Records the start of an import and returns its id for the events it adds.
-    pub async fn begin_import(&self, origin: &str, kind: &str, started: Instant) -> Result<SourceId> {
-        let row = sqlx::query("INSERT INTO sources (origin, kind, started_us) VALUES ($1, $2, $3) RETURNING id")
-            .bind(origin)
-            .bind(kind)
-            .bind(micros(&started))
-            .fetch_one(&self.pool)
-            .await?;
+    pub async fn begin_import(
+        &self,
+        origin: &str,
+        kind: &str,
+        started: Instant,
+    ) -> Result<SourceId> {
+        let row = sqlx::query(
+            "INSERT INTO sources (origin, kind, started_us) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(origin)
+        .bind(kind)
+        .bind(micros(&started))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(SourceId(row.try_get::<i64, _>(0)?))
     }
 
     /// Records how an import ended.
-    pub async fn finish_import(&self, id: SourceId, counts: &ImportCounts, finished: Instant) -> Result<()> {
+    pub async fn finish_import(
+        &self,
+        id: SourceId,
+        counts: &ImportCounts,
+        finished: Instant,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE sources SET finished_us = $1, read_count = $2, imported_count = $3, duplicate_count = $4, \
              rejected_count = $5, outcome = $6 WHERE id = $7",
@@ -187,45 +234,92 @@ impl Store {
 
     /// Appends a batch atomically: events whose key is new are stored and folded into the derived tables; the others are
     /// counted as duplicates. Batches of a few thousand events amortise the transaction.
-    pub async fn append(&self, source: SourceId, batch: &[Envelope], ingest_time: Instant) -> Result<AppendOutcome> {
+    pub async fn append(
+        &self,
+        source: SourceId,
+        batch: &[Envelope],
+        ingest_time: Instant,
+    ) -> Result<AppendOutcome> {
+        let prepared = batch
+            .iter()
+            .cloned()
+            .map(PreparedEvent::new)
+            .collect::<Result<Vec<_>>>()?;
+        self.append_prepared(source, &prepared, ingest_time).await
+    }
+
+    /// [`Store::append`] for events already serialised with [`PreparedEvent::new`], so that work can run on the
+    /// producer's thread while the store writes the previous batch.
+    pub async fn append_prepared(
+        &self,
+        source: SourceId,
+        batch: &[PreparedEvent],
+        ingest_time: Instant,
+    ) -> Result<AppendOutcome> {
         if batch.is_empty() {
             return Ok(AppendOutcome::default());
         }
         // Duplicates within the batch are dropped here so each statement inserts distinct keys.
         let mut seen = HashSet::with_capacity(batch.len());
-        let unique: Vec<&Envelope> = batch.iter().filter(|e| seen.insert(e.key)).collect();
+        let unique: Vec<&PreparedEvent> = batch
+            .iter()
+            .filter(|e| seen.insert(e.envelope.key))
+            .collect();
         let mut tx = self.pool.begin().await?;
-        let mut inserted_keys: HashSet<IdempotencyKey> = HashSet::with_capacity(unique.len());
-        let ingest = micros(&ingest_time);
-        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(chunk.len());
+        // Keys already stored are looked up first (usually none), then the rest inserted without RETURNING: returning a
+        // row per inserted event costs a cross-thread message and a row object each in sqlx, which dominated import time.
+        let mut existing: HashSet<IdempotencyKey> = HashSet::new();
+        for chunk in unique.chunks(ROWS_PER_STATEMENT * 4) {
+            let sql = derived::in_list_sql(
+                self.backend,
+                "SELECT idem_key FROM events WHERE idem_key IN ",
+                chunk.len(),
+            );
             let mut q = sqlx::query(&sql);
-            for e in chunk {
-                let payload = serde_json::to_string(&e.event).map_err(|err| StoreError::Corrupt {
-                    seq: -1,
-                    reason: format!("event cannot be serialised: {err}"),
-                })?;
-                q = q
-                    .bind(e.key.0.to_vec())
-                    .bind(e.event.kind().as_str())
-                    .bind(e.event.customer().map(|c| c.as_str().to_string()))
-                    .bind(micros(&e.event_time))
-                    .bind(ingest)
-                    .bind(source.0)
-                    .bind(e.source.line.map(|l| l as i64))
-                    .bind(payload);
+            for p in chunk {
+                q = q.bind(&p.envelope.key.0[..]);
             }
             for row in q.fetch_all(&mut *tx).await? {
                 let k: Vec<u8> = row.try_get(0)?;
                 if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                    inserted_keys.insert(IdempotencyKey(arr));
+                    existing.insert(IdempotencyKey(arr));
                 }
             }
         }
-        let inserted: Vec<&Envelope> = unique.into_iter().filter(|e| inserted_keys.contains(&e.key)).collect();
-        derived::apply(&mut tx, &inserted, ingest).await?;
+        let fresh: Vec<&PreparedEvent> = unique
+            .into_iter()
+            .filter(|p| !existing.contains(&p.envelope.key))
+            .collect();
+        let ingest = micros(&ingest_time);
+        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+            let sql = insert_sql(self.backend, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                let e = &p.envelope;
+                q = q
+                    .bind(&e.key.0[..])
+                    .bind(e.event.kind().as_str())
+                    .bind(e.event.customer().map(|c| c.as_str()))
+                    .bind(micros(&e.event_time))
+                    .bind(ingest)
+                    .bind(source.0)
+                    .bind(e.source.line.map(|l| l as i64))
+                    .bind(p.payload.as_str());
+            }
+            let done = q.execute(&mut *tx).await?.rows_affected();
+            if done != chunk.len() as u64 {
+                // Another writer stored some of these keys since the lookup (possible on PostgreSQL): give up this
+                // transaction and let the caller retry; nothing was committed.
+                return Err(StoreError::Conflict);
+            }
+        }
+        let inserted: Vec<&Envelope> = fresh.iter().map(|p| &p.envelope).collect();
+        derived::apply(&mut tx, self.backend, &inserted, ingest).await?;
         tx.commit().await?;
-        Ok(AppendOutcome { inserted: inserted.len() as u64, duplicates: (batch.len() - inserted.len()) as u64 })
+        Ok(AppendOutcome {
+            inserted: inserted.len() as u64,
+            duplicates: (batch.len() - inserted.len()) as u64,
+        })
     }
 
     /// Events stored after `after_seq`, in log order, at most `limit`.
@@ -243,13 +337,19 @@ impl Store {
 
     /// Number of events in the log.
     pub async fn event_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?.try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
         Ok(n as u64)
     }
 
     pub async fn stats(&self) -> Result<StoreStats> {
         let mut s = StoreStats::default();
-        for row in sqlx::query("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind").fetch_all(&self.pool).await? {
+        for row in sqlx::query("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")
+            .fetch_all(&self.pool)
+            .await?
+        {
             let kind: String = row.try_get(0)?;
             let n: i64 = row.try_get(1)?;
             if let Some(k) = EventKind::parse(&kind) {
@@ -257,7 +357,8 @@ impl Store {
             }
         }
         s.customers = count(&self.pool, "SELECT COUNT(*) FROM customers").await?;
-        s.azure_subscriptions = count(&self.pool, "SELECT COUNT(*) FROM azure_subscriptions").await?;
+        s.azure_subscriptions =
+            count(&self.pool, "SELECT COUNT(*) FROM azure_subscriptions").await?;
         for row in sqlx::query(
             "SELECT currency, CAST(SUM(cost_micros) AS BIGINT), MIN(usage_date), MAX(usage_date) FROM usage_daily_meter \
              GROUP BY currency ORDER BY currency",
@@ -313,20 +414,15 @@ impl Store {
 /// Rows per INSERT statement: 8 parameters a row stays far below SQLite's and PostgreSQL's limits.
 const ROWS_PER_STATEMENT: usize = 500;
 
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(64 + rows * 48);
-    sql.push_str(
-        "INSERT INTO events (idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, source_line, payload) VALUES ",
-    );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        let b = r * 8;
-        sql.push_str(&format!("(${},${},${},${},${},${},${},${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8));
-    }
-    sql.push_str(" ON CONFLICT (idem_key) DO NOTHING RETURNING idem_key");
-    sql
+fn insert_sql(backend: Backend, rows: usize) -> String {
+    derived::values_sql(
+        backend,
+        "INSERT INTO events (idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, source_line, \
+         payload) VALUES ",
+        rows,
+        8,
+        " ON CONFLICT (idem_key) DO NOTHING",
+    )
 }
 
 async fn count(pool: &AnyPool, sql: &str) -> Result<u64> {
@@ -337,11 +433,15 @@ async fn count(pool: &AnyPool, sql: &str) -> Result<u64> {
 fn stored_event(row: &AnyRow) -> Result<StoredEvent> {
     let seq: i64 = row.try_get(0)?;
     let key: Vec<u8> = row.try_get(3)?;
-    let key = <[u8; 16]>::try_from(key.as_slice())
-        .map_err(|_| StoreError::Corrupt { seq, reason: format!("idempotency key has {} bytes, not 16", key.len()) })?;
+    let key = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| StoreError::Corrupt {
+        seq,
+        reason: format!("idempotency key has {} bytes, not 16", key.len()),
+    })?;
     let payload: String = row.try_get(5)?;
-    let event: Event =
-        serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt { seq, reason: format!("payload: {e}") })?;
+    let event: Event = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+        seq,
+        reason: format!("payload: {e}"),
+    })?;
     let line: Option<i64> = row.try_get(4)?;
     Ok(StoredEvent {
         seq,
@@ -349,7 +449,10 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent> {
         envelope: Envelope {
             key: IdempotencyKey(key),
             event_time: from_micros(row.try_get(1)?),
-            source: SourceRef { origin: row.try_get(6)?, line: line.map(|l| l as u64) },
+            source: SourceRef {
+                origin: row.try_get(6)?,
+                line: line.map(|l| l as u64),
+            },
             event,
         },
     })
@@ -375,7 +478,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact("postgres://cs:s3cret@localhost/db"), "postgres://cs:***@localhost/db");
+        assert_eq!(
+            redact("postgres://cs:s3cret@localhost/db"),
+            "postgres://cs:***@localhost/db"
+        );
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 }

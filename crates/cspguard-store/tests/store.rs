@@ -18,7 +18,9 @@ impl Sink for Collect {
 }
 
 fn example_events(kind: SourceKind, file: &str, customer: Option<&str>) -> Vec<Envelope> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/domain/examples")
+        .join(file);
     let text = std::fs::read(&path).unwrap();
     let opts = ImportOptions {
         origin: file.to_string(),
@@ -40,21 +42,32 @@ async fn sqlite() -> (tempfile::TempDir, Store) {
 /// A fresh database on the test PostgreSQL server, or `None` outside CI when no server was started.
 async fn postgres() -> Option<Store> {
     let Ok(base) = std::env::var("CSPGUARD_TEST_POSTGRES_URL") else {
-        assert!(std::env::var("CI").is_err(), "CI must run the PostgreSQL tests: start one with .ci/postgres.sh");
-        eprintln!("CSPGUARD_TEST_POSTGRES_URL not set: PostgreSQL half skipped (bash .ci/run runs it)");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL tests: start one with .ci/postgres.sh"
+        );
+        eprintln!(
+            "CSPGUARD_TEST_POSTGRES_URL not set: PostgreSQL half skipped (bash .ci/run runs it)"
+        );
         return None;
     };
     sqlx::any::install_default_drivers();
     let name = format!("t_{}_{}", std::process::id(), rand_suffix());
     let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     let url = format!("{}/{}", base.rsplit_once('/').unwrap().0, name);
     Some(Store::open(&url).await.unwrap())
 }
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
 }
 
 fn now() -> cspguard_domain::Instant {
@@ -63,17 +76,33 @@ fn now() -> cspguard_domain::Instant {
 
 async fn append_is_idempotent_and_derives_costs(store: Store) {
     let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
-    let src = store.begin_import("usage_small.csv", "usage", now()).await.unwrap();
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
     let first = store.append(src, &usage, now()).await.unwrap();
     assert_eq!((first.inserted, first.duplicates), (12, 0));
     // The same file again, and a batch that overlaps it, add nothing.
     let again = store.append(src, &usage, now()).await.unwrap();
     assert_eq!((again.inserted, again.duplicates), (0, 12));
-    let overlap: Vec<Envelope> = usage[6..].iter().chain(usage[6..].iter()).cloned().collect();
+    let overlap: Vec<Envelope> = usage[6..]
+        .iter()
+        .chain(usage[6..].iter())
+        .cloned()
+        .collect();
     let o = store.append(src, &overlap, now()).await.unwrap();
     assert_eq!((o.inserted, o.duplicates), (0, 12));
     store
-        .finish_import(src, &ImportCounts { read: 12, imported: 12, outcome: "ok".into(), ..Default::default() }, now())
+        .finish_import(
+            src,
+            &ImportCounts {
+                read: 12,
+                imported: 12,
+                outcome: "ok".into(),
+                ..Default::default()
+            },
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(store.event_count().await.unwrap(), 12);
@@ -92,10 +121,23 @@ async fn append_is_idempotent_and_derives_costs(store: Store) {
         .sum();
     assert_eq!(total, expected);
     assert_eq!(rows.iter().map(|r| r.lines).sum::<u64>(), 12);
-    let one = store.daily_meter_cost(Some("D6645FA9-E8A8-529F-035E-FA259B08923D"), from, to).await.unwrap();
-    assert!(!one.is_empty() && one.iter().all(|r| r.azure_subscription_id == "d6645fa9-e8a8-529f-035e-fa259b08923d"));
+    let one = store
+        .daily_meter_cost(Some("D6645FA9-E8A8-529F-035E-FA259B08923D"), from, to)
+        .await
+        .unwrap();
+    assert!(
+        !one.is_empty()
+            && one
+                .iter()
+                .all(|r| r.azure_subscription_id == "d6645fa9-e8a8-529f-035e-fa259b08923d")
+    );
     let res = store.daily_resource_cost(None, from, to).await.unwrap();
-    assert_eq!(res.iter().map(|r| r.cost.amount).sum::<rust_decimal::Decimal>(), expected);
+    assert_eq!(
+        res.iter()
+            .map(|r| r.cost.amount)
+            .sum::<rust_decimal::Decimal>(),
+        expected
+    );
 
     // The log reads back exactly what went in, in arrival order.
     let back = store.events_after(0, 100).await.unwrap();
@@ -114,7 +156,11 @@ async fn append_is_idempotent_and_derives_costs(store: Store) {
         (SourceKind::ActivityLog, "activity_log_records.json", None),
         (SourceKind::Billing, "billing.jsonl", None),
         (SourceKind::Customers, "customers.json", None),
-        (SourceKind::Subscriptions, "subscriptions.json", Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01")),
+        (
+            SourceKind::Subscriptions,
+            "subscriptions.json",
+            Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"),
+        ),
     ] {
         others.extend(example_events(k, f, c));
     }
@@ -128,11 +174,21 @@ async fn append_is_idempotent_and_derives_costs(store: Store) {
     let got: Vec<&Envelope> = back.iter().map(|s| &s.envelope).collect();
     assert_eq!(got, others.iter().collect::<Vec<_>>());
     let stats = store.stats().await.unwrap();
-    assert_eq!(stats.events_by_kind.iter().map(|(_, n)| n).sum::<u64>(), 12 + others.len() as u64);
+    assert_eq!(
+        stats.events_by_kind.iter().map(|(_, n)| n).sum::<u64>(),
+        12 + others.len() as u64
+    );
     let contoso = store.customers().await.unwrap();
-    let c = contoso.iter().find(|c| c.tenant_id == "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01").unwrap();
+    let c = contoso
+        .iter()
+        .find(|c| c.tenant_id == "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01")
+        .unwrap();
     assert_eq!(c.name.as_deref(), Some("Contoso Ltd"));
-    assert_eq!(c.country.as_deref(), Some("US"), "billing's country merges with Partner Center's name");
+    assert_eq!(
+        c.country.as_deref(),
+        Some("US"),
+        "billing's country merges with Partner Center's name"
+    );
 }
 
 #[tokio::test]

@@ -23,16 +23,28 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Folder for cspguard's data: the embedded database, rejected records, the demo book.
-    #[arg(long, global = true, env = "CSPGUARD_DATA_DIR", default_value = "./cspguard-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CSPGUARD_DATA_DIR",
+        default_value = "./cspguard-data"
+    )]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/cspguard.db]
-    #[arg(long, global = true, env = "CSPGUARD_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CSPGUARD_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
 }
 
 impl GlobalArgs {
     pub fn database_url(&self) -> String {
-        self.database.clone().unwrap_or_else(|| format!("sqlite://{}/cspguard.db", self.data_dir.display()))
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/cspguard.db", self.data_dir.display()))
     }
     pub fn rejects_dir(&self) -> PathBuf {
         self.data_dir.join("rejects")

@@ -20,7 +20,12 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
         "== cspguard demo: a simulated CSP partner book of {} customers over {} days (seed {})",
         args.customers, args.days, args.seed
     );
-    let cfg = SimConfig { customers: args.customers, days: args.days, seed: args.seed, ..SimConfig::default() };
+    let cfg = SimConfig {
+        customers: args.customers,
+        days: args.days,
+        seed: args.seed,
+        ..SimConfig::default()
+    };
     let out = book.clone();
     let summary = tokio::task::spawn_blocking(move || cspguard_sim::simulate(&cfg, &out))
         .await?
@@ -39,7 +44,10 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     let report = import::run(&store, &g.rejects_dir(), &req).await?;
     print!("{}", render_by_kind(&report));
 
-    println!("\n== What the event store now holds ({})", cspguard_store::redact(&g.database_url()));
+    println!(
+        "\n== What the event store now holds ({})",
+        cspguard_store::redact(&g.database_url())
+    );
     let stats = store.stats().await?;
     print!("{}", render_stats(&stats));
     print!("{}", top_spenders(&store, &stats).await?);
@@ -67,7 +75,9 @@ fn render_by_kind(r: &ImportReport) -> String {
         if f.skipped {
             continue;
         }
-        let e = by.entry(f.kind.clone().unwrap_or_else(|| "?".into())).or_default();
+        let e = by
+            .entry(f.kind.clone().unwrap_or_else(|| "?".into()))
+            .or_default();
         e[0] += 1;
         e[1] += f.read;
         e[2] += f.imported;
@@ -82,7 +92,10 @@ fn render_by_kind(r: &ImportReport) -> String {
         "kind", "files", "read", "imported", "duplicates", "rejected"
     );
     for (k, v) in by {
-        s.push_str(&format!("  {:<14} {:>6} {:>10} {:>10} {:>11} {:>9}\n", k, v[0], v[1], v[2], v[3], v[4]));
+        s.push_str(&format!(
+            "  {:<14} {:>6} {:>10} {:>10} {:>11} {:>9}\n",
+            k, v[0], v[1], v[2], v[3], v[4]
+        ));
     }
     s.push_str(&format!(
         "  {:<14} {:>6} {:>10} {:>10} {:>11} {:>9}\n",
@@ -94,7 +107,9 @@ fn render_by_kind(r: &ImportReport) -> String {
         r.rejected
     ));
     if r.duplicates > 0 && r.imported == 0 {
-        s.push_str("  (everything was already imported: importing the same files again adds nothing)\n");
+        s.push_str(
+            "  (everything was already imported: importing the same files again adds nothing)\n",
+        );
     }
     s.push_str(&problems);
     s
@@ -124,9 +139,16 @@ pub fn render_stats(s: &StoreStats) -> String {
     for (k, n) in &s.events_by_kind {
         out.push_str(&format!("    {:<20} {:>10}\n", k.as_str(), n));
     }
-    out.push_str(&format!("  customers: {}, Azure subscriptions: {}\n", s.customers, s.azure_subscriptions));
+    out.push_str(&format!(
+        "  customers: {}, Azure subscriptions: {}\n",
+        s.customers, s.azure_subscriptions
+    ));
     if let (Some(a), Some(b)) = (s.first_usage_date, s.last_usage_date) {
-        let costs: Vec<String> = s.usage_cost_by_currency.iter().map(|m| m.to_string()).collect();
+        let costs: Vec<String> = s
+            .usage_cost_by_currency
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
         out.push_str(&format!("  usage {a} .. {b}: {}\n", costs.join(", ")));
     }
     out
@@ -145,35 +167,66 @@ pub fn stats_json(s: &StoreStats) -> serde_json::Value {
 
 /// The customers with the most spend in the book's last seven days, from the derived daily cost table.
 async fn top_spenders(store: &Store, stats: &StoreStats) -> anyhow::Result<String> {
-    let Some(last) = stats.last_usage_date else { return Ok(String::new()) };
+    let Some(last) = stats.last_usage_date else {
+        return Ok(String::new());
+    };
     let from = last - chrono::Duration::days(6);
     let rows = store.daily_meter_cost(None, from, last).await?;
     let mut by: BTreeMap<(String, String), rust_decimal::Decimal> = BTreeMap::new();
     for r in rows {
-        *by.entry((r.customer_tenant_id, r.cost.currency.to_string())).or_default() += r.cost.amount;
+        *by.entry((r.customer_tenant_id, r.cost.currency.to_string()))
+            .or_default() += r.cost.amount;
     }
-    let names: BTreeMap<String, String> =
-        store.customers().await?.into_iter().filter_map(|c| Some((c.tenant_id, c.name?))).collect();
+    let names: BTreeMap<String, String> = store
+        .customers()
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.tenant_id, c.name?)))
+        .collect();
     let mut v: Vec<_> = by.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     let mut s = format!("  top spenders {from} .. {last}:\n");
     for ((t, cur), amount) in v.into_iter().take(5) {
         let name = names.get(&t).map(String::as_str).unwrap_or("?");
-        s.push_str(&format!("    {:<28} {}  {:>12} {}\n", name, t, amount.round_dp(2), cur));
+        s.push_str(&format!(
+            "    {:<28} {}  {:>12} {}\n",
+            name,
+            t,
+            amount.round_dp(2),
+            cur
+        ));
     }
     Ok(s)
 }
 
 fn incidents(labels: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(labels) else { return String::new() };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return String::new() };
+    let Ok(text) = std::fs::read_to_string(labels) else {
+        return String::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return String::new();
+    };
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for i in v.get("incidents").and_then(|i| i.as_array()).into_iter().flatten() {
-        *by.entry(i.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string()).or_default() += 1;
+    for i in v
+        .get("incidents")
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+    {
+        *by.entry(
+            i.get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("?")
+                .to_string(),
+        )
+        .or_default() += 1;
     }
     if by.is_empty() {
         return String::new();
     }
     let list: Vec<String> = by.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    format!("  injected incidents in the book (labels.json): {}\n", list.join(", "))
+    format!(
+        "  injected incidents in the book (labels.json): {}\n",
+        list.join(", ")
+    )
 }

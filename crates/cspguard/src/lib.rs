@@ -27,8 +27,13 @@ pub mod exit {
 pub async fn open_store(g: &cli::GlobalArgs) -> anyhow::Result<cspguard_store::Store> {
     use anyhow::Context;
     std::fs::create_dir_all(&g.data_dir).with_context(|| {
-        format!("cannot create the data folder {}: choose another with --data-dir", g.data_dir.display())
+        format!(
+            "cannot create the data folder {}: choose another with --data-dir",
+            g.data_dir.display()
+        )
     })?;
     let url = g.database_url();
-    cspguard_store::Store::open(&url).await.context("opening the event store (is --database right?)")
+    cspguard_store::Store::open(&url)
+        .await
+        .context("opening the event store (is --database right?)")
 }

@@ -51,19 +51,39 @@ impl RejectWriter {
         self.count += 1;
         if !self.quiet && self.count <= PRINT_LIMIT {
             let col = r.column.map(|c| format!(":{c}")).unwrap_or_default();
-            let field = r.field.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
-            eprintln!("{}:{}{}: rejected{}: {}", self.source.display(), r.line, col, field, r.reason);
+            let field = r
+                .field
+                .as_deref()
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default();
+            eprintln!(
+                "{}:{}{}: rejected{}: {}",
+                self.source.display(),
+                r.line,
+                col,
+                field,
+                r.reason
+            );
         } else if !self.quiet && self.count == PRINT_LIMIT + 1 {
-            eprintln!("{}: more rejects are listed in the rejects folder only", self.source.display());
+            eprintln!(
+                "{}: more rejects are listed in the rejects folder only",
+                self.source.display()
+            );
         }
         if self.out.is_none() {
             std::fs::create_dir_all(&self.dir)?;
-            let name = self.source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+            let name = self
+                .source
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "input".into());
             let (stem, ext) = match name.rsplit_once('.') {
                 Some((s, e)) => (s.to_string(), format!(".{e}")),
                 None => (name.clone(), String::new()),
             };
-            let raw_path = self.dir.join(format!("{}-{}.rejects{}", self.stamp, stem, ext));
+            let raw_path = self
+                .dir
+                .join(format!("{}-{}.rejects{}", self.stamp, stem, ext));
             let err_path = self.dir.join(format!("{}-{}.errors.csv", self.stamp, stem));
             let mut raw = BufWriter::new(File::create(&raw_path)?);
             raw.write_all(&self.preamble)?;

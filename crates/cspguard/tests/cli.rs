@@ -20,12 +20,17 @@ fn cspguard(data: &Path, args: &[&str]) -> Output {
 
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     })
 }
 
 fn n(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }
 
 #[test]
@@ -40,7 +45,11 @@ fn every_example_imports_and_a_second_import_adds_nothing() {
         ("activity-log", "activity_log_records.json", None),
         ("billing", "billing.jsonl", None),
         ("customers", "customers.json", None),
-        ("subscriptions", "subscriptions.json", Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01")),
+        (
+            "subscriptions",
+            "subscriptions.json",
+            Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"),
+        ),
     ] {
         let path = examples().join(file);
         let mut args = vec!["import", kind, path.to_str().unwrap(), "--json"];
@@ -48,13 +57,22 @@ fn every_example_imports_and_a_second_import_adds_nothing() {
             args.extend(["--customer", c]);
         }
         let first = cspguard(&data, &args);
-        assert_eq!(first.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&first.stderr));
+        assert_eq!(
+            first.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&first.stderr)
+        );
         let a = json(&first);
         assert!(n(&a, "imported") > 0, "{file}: {a}");
         assert_eq!(n(&a, "read"), n(&a, "imported"));
         assert_eq!(a["files"][0]["kind"], kind);
         let second = json(&cspguard(&data, &args));
-        assert_eq!((n(&second, "imported"), n(&second, "duplicates")), (0, n(&a, "imported")), "{file}");
+        assert_eq!(
+            (n(&second, "imported"), n(&second, "duplicates")),
+            (0, n(&a, "imported")),
+            "{file}"
+        );
     }
     let stats = cspguard(&data, &["stats", "--json"]);
     let s = json(&stats);
@@ -68,6 +86,7 @@ fn bad_rows_are_rejected_to_the_rejects_folder_and_good_rows_kept() {
     let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
     let q = rows[0].split(',').position(|c| c == "Quantity").unwrap();
     let mut f: Vec<&str> = rows[3].split(',').collect();
+    let original_quantity = f[q].to_string();
     f[q] = "twelve";
     rows[3] = f.join(",");
     rows[5] = rows[5].split(',').take(7).collect::<Vec<_>>().join(",");
@@ -79,30 +98,56 @@ fn bad_rows_are_rejected_to_the_rejects_folder_and_good_rows_kept() {
     let v = json(&out);
     assert_eq!((n(&v, "imported"), n(&v, "rejected")), (10, 2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("bad.csv:4:{}: rejected [Quantity]", q + 1)), "{stderr}");
-    assert!(stderr.contains("bad.csv:6:8: rejected: the row has 7 fields, the header has 55"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("bad.csv:4:{}: rejected [Quantity]", q + 1)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv:6:8: rejected: the row has 7 fields, the header has 55"),
+        "{stderr}"
+    );
 
     // The rejects file holds the header and the two raw rows, ready to be corrected and imported again.
     let rejects = PathBuf::from(v["files"][0]["rejects_file"].as_str().unwrap());
-    assert!(rejects.starts_with(&data.join("rejects")));
+    assert!(rejects.starts_with(data.join("rejects")));
     let raw = std::fs::read_to_string(&rejects).unwrap();
     let lines: Vec<&str> = raw.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("PartnerId,PartnerName"));
     assert!(lines[1].contains("twelve"));
-    let errors = std::fs::read_to_string(rejects.to_string_lossy().replace(".rejects.csv", ".errors.csv")).unwrap();
+    let errors = std::fs::read_to_string(
+        rejects
+            .to_string_lossy()
+            .replace(".rejects.csv", ".errors.csv"),
+    )
+    .unwrap();
     assert!(errors.contains(",4,") && errors.contains(",6,"), "{errors}");
 
     // Fixing the rejects and importing them adds exactly the two rows.
-    let fixed = raw.replace("twelve", "12");
+    let fixed = raw.replace("twelve", &original_quantity);
     let fixed: Vec<&str> = fixed.lines().collect();
     let full_row6 = text.lines().nth(5).unwrap();
     let fixed_file = tmp.path().join("fixed.csv");
-    std::fs::write(&fixed_file, format!("{}\n{}\n{}\n", fixed[0], fixed[1], full_row6)).unwrap();
-    let again = json(&cspguard(&data, &["import", "usage", fixed_file.to_str().unwrap(), "--json"]));
+    std::fs::write(
+        &fixed_file,
+        format!("{}\n{}\n{}\n", fixed[0], fixed[1], full_row6),
+    )
+    .unwrap();
+    let again = json(&cspguard(
+        &data,
+        &["import", "usage", fixed_file.to_str().unwrap(), "--json"],
+    ));
     assert_eq!((n(&again, "imported"), n(&again, "rejected")), (2, 0));
     // And the original file now adds nothing.
-    let orig = json(&cspguard(&data, &["import", "usage", examples().join("usage_small.csv").to_str().unwrap(), "--json"]));
+    let orig = json(&cspguard(
+        &data,
+        &[
+            "import",
+            "usage",
+            examples().join("usage_small.csv").to_str().unwrap(),
+            "--json",
+        ],
+    ));
     assert_eq!(n(&orig, "imported"), 0);
 }
 
@@ -115,10 +160,20 @@ fn overlapping_files_add_only_what_is_new() {
     let b = tmp.path().join("b.csv");
     std::fs::write(&a, [&rows[..1], &rows[1..9]].concat().join("\n")).unwrap();
     // b: the later rows plus an overlap, in CRLF with a BOM, as another export would write it.
-    std::fs::write(&b, format!("\u{feff}{}", [&rows[..1], &rows[5..]].concat().join("\r\n"))).unwrap();
+    std::fs::write(
+        &b,
+        format!("\u{feff}{}", [&rows[..1], &rows[5..]].concat().join("\r\n")),
+    )
+    .unwrap();
     let data = tmp.path().join("data");
-    let ra = json(&cspguard(&data, &["import", "usage", a.to_str().unwrap(), "--json"]));
-    let rb = json(&cspguard(&data, &["import", "usage", b.to_str().unwrap(), "--json"]));
+    let ra = json(&cspguard(
+        &data,
+        &["import", "usage", a.to_str().unwrap(), "--json"],
+    ));
+    let rb = json(&cspguard(
+        &data,
+        &["import", "usage", b.to_str().unwrap(), "--json"],
+    ));
     assert_eq!(n(&ra, "imported"), 8);
     assert_eq!((n(&rb, "imported"), n(&rb, "duplicates")), (4, 4));
 }
@@ -132,18 +187,42 @@ fn unusable_input_exits_2_and_says_why() {
     let out = cspguard(&data, &["import", "usage", wrong.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("missing required column(s) CustomerId"), "{text}");
+    assert!(
+        text.contains("missing required column(s) CustomerId"),
+        "{text}"
+    );
 
     let signins = examples().join("signins.json");
-    let out = cspguard(&data, &["import", "fraud-events", signins.to_str().unwrap(), "--json"]);
+    let out = cspguard(
+        &data,
+        &[
+            "import",
+            "fraud-events",
+            signins.to_str().unwrap(),
+            "--json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let v = json(&out);
-    assert!(v["files"][0]["error"].as_str().unwrap().contains("not a Partner Center fraud events JSON"));
+    assert!(v["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a Partner Center fraud events JSON"));
     assert_eq!(n(&v, "imported"), 0);
 
-    let out = cspguard(&data, &["import", "billing", tmp.path().join("missing.jsonl").to_str().unwrap()]);
+    let out = cspguard(
+        &data,
+        &[
+            "import",
+            "billing",
+            tmp.path().join("missing.jsonl").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
-    let out = cspguard(&data, &["import", "usage", "x.csv", "--customer", "not-a-tenant"]);
+    let out = cspguard(
+        &data,
+        &["import", "usage", "x.csv", "--customer", "not-a-tenant"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--customer"));
 }
@@ -166,16 +245,28 @@ fn auto_recognises_every_shape_in_a_folder() {
     std::fs::write(book.join("notes.txt"), "just notes\n").unwrap();
     let data = tmp.path().join("data");
     let out = cspguard(&data, &["import", "auto", book.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let files = v["files"].as_array().unwrap();
     let kind_of = |suffix: &str| {
-        files.iter().find(|f| f["path"].as_str().unwrap().ends_with(suffix)).map(|f| f["kind"].clone()).unwrap()
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(suffix))
+            .map(|f| f["kind"].clone())
+            .unwrap()
     };
     assert_eq!(kind_of("usage_small.csv"), "usage");
     assert_eq!(kind_of("activity_log_records.json"), "activity-log");
     assert_eq!(kind_of("billing.jsonl"), "billing");
-    assert_eq!(kind_of("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01.json"), "subscriptions");
+    assert_eq!(
+        kind_of("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01.json"),
+        "subscriptions"
+    );
     assert_eq!(kind_of("notes.txt"), Value::Null);
     assert_eq!(n(&v, "rejected"), 0);
     assert!(n(&v, "imported") >= 12 + 3 + 2 + 4);
@@ -185,17 +276,87 @@ fn auto_recognises_every_shape_in_a_folder() {
 fn simulate_writes_a_book_and_the_demo_imports_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = cspguard(&data, &["demo", "--customers", "25", "--days", "40", "--seed", "3", "--no-serve"]);
+    let out = cspguard(
+        &data,
+        &[
+            "demo",
+            "--customers",
+            "25",
+            "--days",
+            "40",
+            "--seed",
+            "3",
+            "--no-serve",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("demo-book/labels.json").is_file());
     assert!(stdout.contains("injected incidents"), "{stdout}");
     let s1 = json(&cspguard(&data, &["stats", "--json"]));
     assert_eq!(s1["customers"].as_u64(), Some(25), "{s1}");
     // A second demo re-simulates the same bytes and the import adds nothing.
-    let out = cspguard(&data, &["demo", "--customers", "25", "--days", "40", "--seed", "3", "--no-serve"]);
+    let out = cspguard(
+        &data,
+        &[
+            "demo",
+            "--customers",
+            "25",
+            "--days",
+            "40",
+            "--seed",
+            "3",
+            "--no-serve",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("already imported"));
     let s2 = json(&cspguard(&data, &["stats", "--json"]));
     assert_eq!(s1["events"], s2["events"]);
+}
+
+/// The same import against PostgreSQL through `--database` (the server `.ci/run` starts).
+#[test]
+fn import_works_on_postgres_too() {
+    let Ok(base) = std::env::var("CSPGUARD_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL tests: start one with .ci/postgres.sh"
+        );
+        eprintln!("CSPGUARD_TEST_POSTGRES_URL not set: skipped (bash .ci/run runs it)");
+        return;
+    };
+    let db = format!("cli_{}", std::process::id());
+    let created = Command::new("psql")
+        .arg(&base)
+        .args(["-qc", &format!("CREATE DATABASE {db}")])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let url = format!("{}/{}", base.rsplit_once('/').unwrap().0, db);
+    let tmp = tempfile::tempdir().unwrap();
+    let usage = examples().join("usage_small.csv");
+    let args = [
+        "--database",
+        &url,
+        "import",
+        "auto",
+        usage.to_str().unwrap(),
+        "--json",
+    ];
+    let a = json(&cspguard(tmp.path(), &args));
+    let b = json(&cspguard(tmp.path(), &args));
+    assert_eq!(
+        (n(&a, "imported"), n(&b, "imported"), n(&b, "duplicates")),
+        (12, 0, 12)
+    );
+    assert!(
+        !tmp.path().join("cspguard.db").exists(),
+        "no SQLite file when --database names PostgreSQL"
+    );
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS (default 180) each, seeded with the domain examples. Stable toolchain works with
+# RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly flags). Crashes land in fuzz/artifacts/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-180}
+EX=${EXAMPLES:-../shared/domain/examples}
+export RUSTC_BOOTSTRAP=1
+declare -A seeds=(
+  [parse_usage]="usage_small.csv" [parse_fraud_events]="fraud_events.json" [parse_signins]="signins.json"
+  [parse_activity_log]="activity_log_rest.json activity_log_records.json" [parse_billing]="billing.jsonl"
+  [parse_customers]="customers.json" [parse_subscriptions]="subscriptions.json"
+  [sniff]="usage_small.csv fraud_events.json signins.json billing.jsonl"
+)
+for t in "${!seeds[@]}"; do
+  mkdir -p "fuzz/corpus/$t"
+  for f in ${seeds[$t]}; do cp "$EX/$f" "fuzz/corpus/$t/" 2>/dev/null || true; done
+done
+for t in $(printf '%s\n' "${!seeds[@]}" | sort); do
+  echo "== $t (${SECONDS_EACH}s)"
+  cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -max_len=65536 2>&1 \
+    | grep -E "^#[0-9]+ +DONE|Done [0-9]+ runs|SUMMARY|panicked|ERROR" || true
+done
+if find fuzz/artifacts -type f 2>/dev/null | grep -q .; then echo "crashes found:"; find fuzz/artifacts -type f; exit 1; else echo "no crashes"; fi
