@@ -440,7 +440,7 @@ impl<R: BufRead> JsonRecords<R> {
         self.skip_bom_once()?;
         let mut first = Vec::new();
         self.reader.inner.read_until(b'\n', &mut first)?;
-        let trimmed: &[u8] = trim_ascii(&first);
+        let trimmed: &[u8] = first.trim_ascii();
         let single_line_value = trimmed.first() == Some(&b'{')
             && trimmed.last() == Some(&b'}')
             && serde_json::from_slice::<serde_json::Value>(trimmed).is_ok();
@@ -467,7 +467,7 @@ impl<R: BufRead> JsonRecords<R> {
             }
             let line_no = self.line;
             self.line += 1;
-            let t = trim_ascii(&bytes);
+            let t = bytes.trim_ascii();
             if t.is_empty() {
                 continue;
             }
@@ -504,18 +504,6 @@ enum TopObject {
     Wrapper,
     Record(Vec<u8>),
     Broken(Vec<u8>, String),
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |p| p + 1);
-    &b[s..e.max(s)]
 }
 
 impl<R: BufRead> Iterator for JsonRecords<R> {

@@ -17,7 +17,7 @@ use cspguard_domain::{
 use std::io::BufRead;
 
 /// The documented columns, in the documented order.
-pub const COLUMNS: [&str; 55] = [
+pub const USAGE_COLUMNS: [&str; 55] = [
     "PartnerId",
     "PartnerName",
     "CustomerId",
@@ -91,7 +91,7 @@ const REQUIRED: [&str; 8] = [
 const NOT_IN_KEY: [&str; 2] = ["InvoiceNumber", "ResellerMPNID"];
 
 fn col(name: &str) -> usize {
-    COLUMNS
+    USAGE_COLUMNS
         .iter()
         .position(|c| *c == name)
         .unwrap_or(usize::MAX)
@@ -99,19 +99,22 @@ fn col(name: &str) -> usize {
 
 /// Where each documented column sits in this file.
 struct Layout {
-    pos: [Option<usize>; COLUMNS.len()],
+    pos: [Option<usize>; USAGE_COLUMNS.len()],
     width: usize,
     key_columns: Vec<usize>,
 }
 
 impl Layout {
     fn from_header(header: &csv::ByteRecord, origin: &str) -> Result<Layout, ParseError> {
-        let mut pos = [None; COLUMNS.len()];
+        let mut pos = [None; USAGE_COLUMNS.len()];
         for (i, h) in header.iter().enumerate() {
             let h = h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h);
             let name = String::from_utf8_lossy(h);
             let name = name.trim().trim_matches('"');
-            if let Some(c) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
+            if let Some(c) = USAGE_COLUMNS
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(name))
+            {
                 pos[c].get_or_insert(i);
             }
         }
@@ -128,8 +131,8 @@ impl Layout {
                 found: header.len(),
             });
         }
-        let key_columns = (0..COLUMNS.len())
-            .filter(|c| !NOT_IN_KEY.contains(&COLUMNS[*c]))
+        let key_columns = (0..USAGE_COLUMNS.len())
+            .filter(|c| !NOT_IN_KEY.contains(&USAGE_COLUMNS[*c]))
             .collect();
         Ok(Layout {
             pos,
@@ -162,7 +165,7 @@ impl<'a> Row<'a> {
     fn err(&self, c: usize, reason: String) -> RowError {
         RowError {
             column: self.layout.pos[c].map(|i| i as u64 + 1),
-            field: COLUMNS[c],
+            field: USAGE_COLUMNS[c],
             reason,
         }
     }
@@ -328,26 +331,14 @@ fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowEr
         effective_unit_price: row.opt_decimal(k.eup)?,
         cost: Money::new(total, currency),
     };
-    let mut parts: [&[u8]; COLUMNS.len()] = [b""; COLUMNS.len()];
+    let mut parts: [&[u8]; USAGE_COLUMNS.len()] = [b""; USAGE_COLUMNS.len()];
     let mut n = 0;
     for &c in &row.layout.key_columns {
-        parts[n] = trim(row.raw(c));
+        parts[n] = row.raw(c).trim_ascii();
         n += 1;
     }
     let key = IdempotencyKey::derive(EventKind::Usage, &parts[..n]);
     Ok((line, key))
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |p| p + 1);
-    &b[s..e.max(s)]
 }
 
 fn encode(rec: &csv::ByteRecord) -> Vec<u8> {
@@ -390,7 +381,7 @@ pub(crate) fn parse(
             },
         });
     }
-    if header.is_empty() || header.iter().all(|h| trim(h).is_empty()) {
+    if header.is_empty() || header.iter().all(|h| h.trim_ascii().is_empty()) {
         return Err(ParseError::Empty {
             origin: opts.origin.clone(),
             kind: SourceKind::Usage,
@@ -431,7 +422,7 @@ pub(crate) fn parse(
             }
         }
         let line = rec.position().map_or(0, |p| p.line());
-        if rec.len() == 1 && trim(&rec[0]).is_empty() {
+        if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
             continue; // a blank line
         }
         if rec.len() != layout.width {

@@ -360,3 +360,9 @@ fn import_works_on_postgres_too() {
         "no SQLite file when --database names PostgreSQL"
     );
 }
+
+/// The simulator stands in for Partner Center and must write the columns the importer reads.
+#[test]
+fn simulator_and_importer_agree_on_the_usage_columns() {
+    assert_eq!(cspguard_sim::USAGE_COLUMNS, cspguard_ingest::USAGE_COLUMNS);
+}
