@@ -173,7 +173,7 @@ impl Event {
             Event::ControlPlane(e) => e.customer.as_ref(),
             Event::FraudAlert(e) => Some(&e.customer),
             Event::FraudAlertStatus(e) => e.customer.as_ref(),
-            Event::SubscriptionState(e) => Some(&e.customer),
+            Event::SubscriptionState(e) => e.customer.as_ref(),
             Event::CustomerProfile(e) => Some(&e.customer),
             Event::Invoice(e) => Some(&e.customer),
             Event::Payment(e) => Some(&e.customer),
@@ -330,7 +330,9 @@ pub struct FraudAlertStatusChange {
 /// A subscription's state as Partner Center reported it (active, suspended, ...), observed at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionState {
-    pub customer: TenantId,
+    /// `None` when the page did not say whose it is (Partner Center's subscription items do not name their customer);
+    /// the store's `billing_subscriptions` table maps the subscription to its customer from usage lines.
+    pub customer: Option<TenantId>,
     pub subscription: BillingSubscriptionId,
     pub offer_id: Option<String>,
     pub offer_name: Option<String>,

@@ -3,7 +3,9 @@
 //!
 //! Both are snapshots without a time of their own: their event time is when the import observed them, and their key is
 //! their canonical content, so an unchanged snapshot is a duplicate and a changed one (a subscription now `suspended`) is
-//! a new fact. Subscription items do not name their customer: it comes from the import's customer.
+//! a new fact. Subscription items do not name their customer: it comes from the import's customer (`--customer` or
+//! the file name) when there is one, and is left unknown otherwise (usage lines name the billing subscription's
+//! customer, and the store maps one to the other).
 
 use crate::fields::{FieldError, Obj};
 use crate::json_source::{canonical, JsonShape};
@@ -86,12 +88,7 @@ impl JsonShape for Subscriptions {
         opts: &ImportOptions,
         line: u64,
     ) -> Result<Vec<Envelope>, FieldError> {
-        let customer = opts.customer.clone().ok_or_else(|| {
-            FieldError::new(
-                "customer",
-                "a subscriptions page does not name its customer: pass --customer TENANT (or put the tenant ID in the file name)",
-            )
-        })?;
+        let customer = opts.customer.clone();
         let id = BillingSubscriptionId::parse(&o.str("id")?)
             .map_err(|e| FieldError::new("id", e.to_string()))?;
         let s = SubscriptionState {
@@ -107,7 +104,10 @@ impl JsonShape for Subscriptions {
         };
         let key = IdempotencyKey::derive(
             EventKind::SubscriptionState,
-            &[customer.as_str().as_bytes(), &canonical(&o)],
+            &[
+                customer.as_ref().map_or("", |c| c.as_str()).as_bytes(),
+                &canonical(&o),
+            ],
         );
         Ok(vec![Envelope {
             key,
@@ -138,14 +138,19 @@ mod tests {
     }
 
     #[test]
-    fn subscriptions_need_their_customer_and_keep_status() {
+    fn subscriptions_keep_status_with_or_without_their_customer() {
         let c = run(
             SourceKind::Subscriptions,
             &example("subscriptions.json"),
             None,
         )
         .unwrap();
-        assert_eq!(c.rejects.len(), 1);
+        assert!(c.rejects.is_empty());
+        let Event::SubscriptionState(s) = &c.events[0].event else {
+            panic!()
+        };
+        assert_eq!(s.customer, None);
+        let unnamed_key = c.events[0].key;
         let c = run(
             SourceKind::Subscriptions,
             &example("subscriptions.json"),
@@ -157,5 +162,10 @@ mod tests {
         };
         assert_eq!(s.status, "active");
         assert_eq!(s.offer_name.as_deref(), Some("Azure plan"));
+        assert_eq!(
+            s.customer.as_ref().unwrap().as_str(),
+            "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"
+        );
+        assert_ne!(c.events[0].key, unnamed_key);
     }
 }

@@ -70,6 +70,7 @@ pub(crate) async fn apply(
     let mut meter: BTreeMap<MeterKey, (String, i64, i64)> = BTreeMap::new();
     let mut resource: BTreeMap<ResourceKey, (String, String, i64, i64)> = BTreeMap::new();
     let mut subs: BTreeMap<String, String> = BTreeMap::new();
+    let mut billing_subs: BTreeMap<String, String> = BTreeMap::new();
     let mut customers: BTreeMap<String, CustomerPatch> = BTreeMap::new();
     for e in events {
         match &e.event {
@@ -108,6 +109,7 @@ pub(crate) async fn apply(
                     x.3 += 1;
                 }
                 subs.insert(u.azure_subscription.to_string(), u.customer.to_string());
+                billing_subs.insert(u.billing_subscription.to_string(), u.customer.to_string());
                 let p = customers.entry(u.customer.to_string()).or_default();
                 if !u.customer_name.is_empty() {
                     p.name = Some(u.customer_name.clone());
@@ -200,6 +202,21 @@ pub(crate) async fn apply(
             chunk.len(),
             2,
             " ON CONFLICT (azure_subscription_id) DO UPDATE SET customer_tenant_id = excluded.customer_tenant_id",
+        );
+        let mut q = sqlx::query(&sql);
+        for (s, c) in chunk {
+            q = q.bind(s).bind(c);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let billing_subs: Vec<_> = billing_subs.into_iter().collect();
+    for chunk in billing_subs.chunks(400) {
+        let sql = values_sql(
+            backend,
+            "INSERT INTO billing_subscriptions (billing_subscription_id, customer_tenant_id) VALUES ",
+            chunk.len(),
+            2,
+            " ON CONFLICT (billing_subscription_id) DO UPDATE SET customer_tenant_id = excluded.customer_tenant_id",
         );
         let mut q = sqlx::query(&sql);
         for (s, c) in chunk {

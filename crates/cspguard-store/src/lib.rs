@@ -401,6 +401,21 @@ impl Store {
         derived::daily_resource_cost(&self.pool, azure_subscription, from, to).await
     }
 
+    /// The customer a billing (Azure plan) subscription belongs to, as usage lines told.
+    pub async fn billing_subscription_customer(
+        &self,
+        billing_subscription: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT customer_tenant_id FROM billing_subscriptions WHERE billing_subscription_id = $1")
+            .bind(billing_subscription.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
     pub async fn customers(&self) -> Result<Vec<CustomerRow>> {
         derived::customers(&self.pool).await
     }

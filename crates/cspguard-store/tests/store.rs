@@ -131,6 +131,19 @@ async fn append_is_idempotent_and_derives_costs(store: Store) {
                 .iter()
                 .all(|r| r.azure_subscription_id == "d6645fa9-e8a8-529f-035e-fa259b08923d")
     );
+    assert_eq!(
+        store
+            .billing_subscription_customer("10C67FD994B2B8FD")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("795b929e-9a9a-80fd-ea7b-5bf55eb561a4"),
+        "usage lines map a billing subscription to its customer"
+    );
+    assert_eq!(
+        store.billing_subscription_customer("nope").await.unwrap(),
+        None
+    );
     let res = store.daily_resource_cost(None, from, to).await.unwrap();
     assert_eq!(
         res.iter()

@@ -74,6 +74,14 @@ fn every_example_imports_and_a_second_import_adds_nothing() {
             "{file}"
         );
     }
+    // A subscriptions page imports without --customer too (its customer is then unknown, not a reject).
+    let subs = examples().join("subscriptions.json");
+    let out = cspguard(
+        &tmp.path().join("other"),
+        &["import", "subscriptions", subs.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(n(&json(&out), "imported"), 1);
     let stats = cspguard(&data, &["stats", "--json"]);
     let s = json(&stats);
     assert_eq!(s["customers"].as_u64(), Some(2), "{s}");

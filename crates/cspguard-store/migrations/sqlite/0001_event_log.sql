@@ -63,6 +63,13 @@ CREATE TABLE azure_subscriptions (
     customer_tenant_id    TEXT NOT NULL
 );
 
+-- Which customer each billing (Azure plan) subscription belongs to, learned from usage lines: Partner Center's
+-- subscription pages do not name their customer.
+CREATE TABLE billing_subscriptions (
+    billing_subscription_id TEXT PRIMARY KEY,
+    customer_tenant_id      TEXT NOT NULL
+);
+
 -- The latest known profile of each customer, merged from every source that describes it.
 CREATE TABLE customers (
     tenant_id          TEXT PRIMARY KEY,
