@@ -265,11 +265,72 @@ impl Store {
             .iter()
             .filter(|e| seen.insert(e.envelope.key))
             .collect();
-        let mut tx = self.pool.begin().await?;
-        // Keys already stored are looked up first (usually none), then the rest inserted without RETURNING: returning a
-        // row per inserted event costs a cross-thread message and a row object each in sqlx, which dominated import time.
-        let mut existing: HashSet<IdempotencyKey> = HashSet::new();
-        for chunk in unique.chunks(ROWS_PER_STATEMENT * 4) {
+        let ingest = micros(&ingest_time);
+        let (mut tx, fresh) = match self.backend {
+            Backend::Sqlite => {
+                // The write lock is taken up front (BEGIN IMMEDIATE), so the rows with a seq above the one read here
+                // are exactly this transaction's: all of the batch when nothing conflicted (the common case, one
+                // count to check), otherwise the ones a query on seq finds. No lookup of every key beforehand.
+                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let before: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                let done = self.insert_chunks(&mut tx, &unique, source, ingest).await?;
+                let fresh = if done == unique.len() as u64 {
+                    unique
+                } else {
+                    let mut ours = HashSet::with_capacity(done as usize);
+                    for row in sqlx::query("SELECT idem_key FROM events WHERE seq > $1")
+                        .bind(before)
+                        .fetch_all(&mut *tx)
+                        .await?
+                    {
+                        let k: Vec<u8> = row.try_get(0)?;
+                        if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
+                            ours.insert(IdempotencyKey(arr));
+                        }
+                    }
+                    unique
+                        .into_iter()
+                        .filter(|p| ours.contains(&p.envelope.key))
+                        .collect()
+                };
+                (tx, fresh)
+            }
+            Backend::Postgres => {
+                // Concurrent writers are possible: look the keys up first, insert the rest, and refuse the batch if
+                // another writer got in between (the caller retries).
+                let mut tx = self.pool.begin().await?;
+                let existing = self.existing_keys(&mut tx, &unique).await?;
+                let fresh: Vec<&PreparedEvent> = unique
+                    .into_iter()
+                    .filter(|p| !existing.contains(&p.envelope.key))
+                    .collect();
+                if self.insert_chunks(&mut tx, &fresh, source, ingest).await? != fresh.len() as u64
+                {
+                    return Err(StoreError::Conflict);
+                }
+                (tx, fresh)
+            }
+        };
+        let inserted: Vec<&Envelope> = fresh.iter().map(|p| &p.envelope).collect();
+        derived::apply(&mut tx, self.backend, &inserted, ingest).await?;
+        tx.commit().await?;
+        Ok(AppendOutcome {
+            inserted: inserted.len() as u64,
+            duplicates: (batch.len() - inserted.len()) as u64,
+        })
+    }
+
+    /// Which of the batch's keys are already stored.
+    async fn existing_keys(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &[&PreparedEvent],
+    ) -> Result<HashSet<IdempotencyKey>> {
+        let mut existing = HashSet::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT * 4) {
             let sql = derived::in_list_sql(
                 self.backend,
                 "SELECT idem_key FROM events WHERE idem_key IN ",
@@ -279,19 +340,26 @@ impl Store {
             for p in chunk {
                 q = q.bind(&p.envelope.key.0[..]);
             }
-            for row in q.fetch_all(&mut *tx).await? {
+            for row in q.fetch_all(&mut **tx).await? {
                 let k: Vec<u8> = row.try_get(0)?;
                 if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
                     existing.insert(IdempotencyKey(arr));
                 }
             }
         }
-        let fresh: Vec<&PreparedEvent> = unique
-            .into_iter()
-            .filter(|p| !existing.contains(&p.envelope.key))
-            .collect();
-        let ingest = micros(&ingest_time);
-        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+        Ok(existing)
+    }
+
+    /// Inserts by multi-row statements, skipping keys already stored; returns the rows inserted.
+    async fn insert_chunks(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &[&PreparedEvent],
+        source: SourceId,
+        ingest: i64,
+    ) -> Result<u64> {
+        let mut done = 0;
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
             let sql = insert_sql(self.backend, chunk.len());
             let mut q = sqlx::query(&sql);
             for p in chunk {
@@ -306,20 +374,9 @@ impl Store {
                     .bind(e.source.line.map(|l| l as i64))
                     .bind(p.payload.as_str());
             }
-            let done = q.execute(&mut *tx).await?.rows_affected();
-            if done != chunk.len() as u64 {
-                // Another writer stored some of these keys since the lookup (possible on PostgreSQL): give up this
-                // transaction and let the caller retry; nothing was committed.
-                return Err(StoreError::Conflict);
-            }
+            done += q.execute(&mut **tx).await?.rows_affected();
         }
-        let inserted: Vec<&Envelope> = fresh.iter().map(|p| &p.envelope).collect();
-        derived::apply(&mut tx, self.backend, &inserted, ingest).await?;
-        tx.commit().await?;
-        Ok(AppendOutcome {
-            inserted: inserted.len() as u64,
-            duplicates: (batch.len() - inserted.len()) as u64,
-        })
+        Ok(done)
     }
 
     /// Events stored after `after_seq`, in log order, at most `limit`.

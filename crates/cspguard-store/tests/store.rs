@@ -239,3 +239,34 @@ async fn unsupported_urls_are_refused_with_a_reason() {
     let e = Store::open("mysql://x").await.err().unwrap();
     assert!(e.to_string().contains("neither sqlite:// nor postgres://"));
 }
+
+async fn a_partly_known_batch_stores_only_the_new_events(store: Store) {
+    let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
+    let src = store.begin_import("usage_small.csv", "usage", now()).await.unwrap();
+    let first = store.append(src, &usage[..5], now()).await.unwrap();
+    assert_eq!((first.inserted, first.duplicates), (5, 0));
+    let second = store.append(src, &usage, now()).await.unwrap();
+    assert_eq!((second.inserted, second.duplicates), (7, 5));
+    // The derived table counted each line once.
+    let from = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    let to = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+    let rows = store.daily_meter_cost(None, from, to).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.lines).sum::<u64>(), 12);
+    let back = store.events_after(0, 100).await.unwrap();
+    let keys: Vec<_> = back.iter().map(|s| s.envelope.key).collect();
+    let want: Vec<_> = usage.iter().map(|e| e.key).collect();
+    assert_eq!(keys, want, "stored once each, in arrival order");
+}
+
+#[tokio::test]
+async fn sqlite_a_partly_known_batch_stores_only_the_new_events() {
+    let (_dir, store) = sqlite().await;
+    a_partly_known_batch_stores_only_the_new_events(store).await;
+}
+
+#[tokio::test]
+async fn postgres_a_partly_known_batch_stores_only_the_new_events() {
+    if let Some(store) = postgres().await {
+        a_partly_known_batch_stores_only_the_new_events(store).await;
+    }
+}

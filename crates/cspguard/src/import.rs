@@ -380,10 +380,13 @@ async fn import_file(
     let started = WallClock::now();
     let mut store_error = None;
     while let Some(batch) = rx.recv().await {
-        match store
+        let appended = store
             .append_prepared(source, &batch, chrono::Utc::now())
-            .await
-        {
+            .await;
+        // Freeing a batch's tens of thousands of allocations is left to a blocking-pool thread: the writer is the
+        // import's critical path and the parser's core has time to spare.
+        tokio::task::spawn_blocking(move || drop(batch));
+        match appended {
             Ok(o) => {
                 report.imported += o.inserted;
                 report.duplicates += o.duplicates;
