@@ -41,6 +41,13 @@ pub struct CustomerRow {
     pub reseller_mpn_id: Option<String>,
 }
 
+/// Parameters per statement of a key lookup: under SQLite's limit (32,766) and PostgreSQL's (65,535).
+pub(crate) const MAX_PARAMS: usize = 32_000;
+
+/// Rows per upsert of a derived table. Measured on a million usage rows: 400 rows a statement beat ~4,500 (17.5-18.9 s
+/// against 20.2-21.3 s for the whole import), unlike plain inserts where larger statements win.
+const UPSERT_ROWS: usize = 400;
+
 type MeterKey = (String, String, String, String, String); // sub, date, category, region, currency
 type ResourceKey = (String, String, String); // resource, date, currency
 
@@ -144,7 +151,7 @@ pub(crate) async fn apply(
         }
     }
     let meter: Vec<_> = meter.into_iter().collect();
-    for chunk in meter.chunks(400) {
+    for chunk in meter.chunks(UPSERT_ROWS) {
         let sql = values_sql(
             backend,
             "INSERT INTO usage_daily_meter (azure_subscription_id, usage_date, meter_category, region, currency, \
@@ -170,7 +177,7 @@ pub(crate) async fn apply(
         q.execute(&mut **tx).await?;
     }
     let resource: Vec<_> = resource.into_iter().collect();
-    for chunk in resource.chunks(400) {
+    for chunk in resource.chunks(UPSERT_ROWS) {
         let sql = values_sql(
             backend,
             "INSERT INTO usage_daily_resource (resource_id, usage_date, currency, azure_subscription_id, \
@@ -195,7 +202,7 @@ pub(crate) async fn apply(
         q.execute(&mut **tx).await?;
     }
     let subs: Vec<_> = subs.into_iter().collect();
-    for chunk in subs.chunks(400) {
+    for chunk in subs.chunks(UPSERT_ROWS) {
         let sql = values_sql(
             backend,
             "INSERT INTO azure_subscriptions (azure_subscription_id, customer_tenant_id) VALUES ",
@@ -210,7 +217,7 @@ pub(crate) async fn apply(
         q.execute(&mut **tx).await?;
     }
     let billing_subs: Vec<_> = billing_subs.into_iter().collect();
-    for chunk in billing_subs.chunks(400) {
+    for chunk in billing_subs.chunks(UPSERT_ROWS) {
         let sql = values_sql(
             backend,
             "INSERT INTO billing_subscriptions (billing_subscription_id, customer_tenant_id) VALUES ",
@@ -225,7 +232,7 @@ pub(crate) async fn apply(
         q.execute(&mut **tx).await?;
     }
     let customers: Vec<_> = customers.into_iter().collect();
-    for chunk in customers.chunks(400) {
+    for chunk in customers.chunks(UPSERT_ROWS) {
         let sql = values_sql(
             backend,
             "INSERT INTO customers (tenant_id, name, domain, country, reseller_mpn_id, updated_us) VALUES ",

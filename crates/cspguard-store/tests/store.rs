@@ -242,7 +242,10 @@ async fn unsupported_urls_are_refused_with_a_reason() {
 
 async fn a_partly_known_batch_stores_only_the_new_events(store: Store) {
     let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
-    let src = store.begin_import("usage_small.csv", "usage", now()).await.unwrap();
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
     let first = store.append(src, &usage[..5], now()).await.unwrap();
     assert_eq!((first.inserted, first.duplicates), (5, 0));
     let second = store.append(src, &usage, now()).await.unwrap();
