@@ -280,23 +280,23 @@ fn auto_recognises_every_shape_in_a_folder() {
     assert!(n(&v, "imported") >= 12 + 3 + 2 + 4);
 }
 
+/// A small demo book: 25 customers over 40 days.
+const DEMO: &[&str] = &[
+    "demo",
+    "--customers",
+    "25",
+    "--days",
+    "40",
+    "--seed",
+    "3",
+    "--no-serve",
+];
+
 #[test]
 fn simulate_writes_a_book_and_the_demo_imports_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = cspguard(
-        &data,
-        &[
-            "demo",
-            "--customers",
-            "25",
-            "--days",
-            "40",
-            "--seed",
-            "3",
-            "--no-serve",
-        ],
-    );
+    let out = cspguard(&data, DEMO);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -309,19 +309,7 @@ fn simulate_writes_a_book_and_the_demo_imports_it_once() {
     let s1 = json(&cspguard(&data, &["stats", "--json"]));
     assert_eq!(s1["customers"].as_u64(), Some(25), "{s1}");
     // A second demo re-simulates the same bytes and the import adds nothing.
-    let out = cspguard(
-        &data,
-        &[
-            "demo",
-            "--customers",
-            "25",
-            "--days",
-            "40",
-            "--seed",
-            "3",
-            "--no-serve",
-        ],
-    );
+    let out = cspguard(&data, DEMO);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("already imported"));
     let s2 = json(&cspguard(&data, &["stats", "--json"]));
