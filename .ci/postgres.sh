@@ -10,7 +10,8 @@ if ! command -v initdb >/dev/null 2>&1; then
   fi
   export PATH="$PG_BIN:$PATH"
 fi
-PG_PORT=${PG_PORT:-55432}
+# A free loopback port unless one is given, so two runs on one machine do not collide.
+PG_PORT=${PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 PG_DIR=$(mktemp -d /tmp/cspguard-pg.XXXXXX)
 RUN_AS=()
 if [ "$(id -u)" = 0 ]; then

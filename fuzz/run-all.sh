@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-180}
-EX=${EXAMPLES:-../shared/domain/examples}
+EX=${EXAMPLES:-testdata/examples}
 export RUSTC_BOOTSTRAP=1
 declare -A seeds=(
   [parse_usage]="usage_small.csv" [parse_fraud_events]="fraud_events.json" [parse_signins]="signins.json"

@@ -246,7 +246,7 @@ pub(crate) mod testing {
 
     pub fn example(name: &str) -> String {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/domain/examples")
+            .join("../../testdata/examples")
             .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
     }

@@ -19,7 +19,7 @@ impl Sink for Collect {
 
 fn example_events(kind: SourceKind, file: &str, customer: Option<&str>) -> Vec<Envelope> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/domain/examples")
+        .join("../../testdata/examples")
         .join(file);
     let text = std::fs::read(&path).unwrap();
     let opts = ImportOptions {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/examples")
 }
 
 fn cspguard(data: &Path, args: &[&str]) -> Output {
@@ -361,4 +361,29 @@ fn import_works_on_postgres_too() {
 #[test]
 fn simulator_and_importer_agree_on_the_usage_columns() {
     assert_eq!(cspguard_sim::USAGE_COLUMNS, cspguard_ingest::USAGE_COLUMNS);
+}
+
+/// The tests use `testdata/examples`, a copy of the domain examples, so the repository tests itself alone; this check
+/// keeps the copy equal to `../shared/domain/examples` wherever that folder is beside the repository (always in CI).
+#[test]
+fn test_examples_are_the_domain_examples() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples");
+    if !shared.is_dir() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI lays out shared/ beside the repository"
+        );
+        return;
+    }
+    for e in std::fs::read_dir(&shared).unwrap() {
+        let p = e.unwrap().path();
+        let copy = examples().join(p.file_name().unwrap());
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(&copy).unwrap_or_default(),
+            "{} differs from {}: copy the new examples into testdata/examples",
+            copy.display(),
+            p.display()
+        );
+    }
 }
