@@ -372,6 +372,49 @@ impl Resource {
     }
 }
 
+/// How a usage stream's daily quantity behaves, besides its base and its window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pattern {
+    /// Follows the customer's growth and day-to-day noise.
+    pub elastic: bool,
+    /// Nothing on weekends (dev/test resources).
+    pub weekdays_only: bool,
+    /// Weekly and daily seasonality; a constant stream (a miner running flat out, a fixed batch) has none.
+    pub seasonal: bool,
+    pub shape: Shape,
+}
+
+impl Pattern {
+    /// Seasonal and flat: most of a customer's streams.
+    pub const STEADY: Pattern = Pattern {
+        elastic: false,
+        weekdays_only: false,
+        seasonal: true,
+        shape: Shape::Flat,
+    };
+    /// Seasonal, flat, and following the customer's growth.
+    pub const ELASTIC: Pattern = Pattern {
+        elastic: true,
+        ..Pattern::STEADY
+    };
+    /// The same quantity every day.
+    pub const CONSTANT: Pattern = Pattern {
+        seasonal: false,
+        ..Pattern::STEADY
+    };
+
+    pub const fn weekdays_only(self, on: bool) -> Pattern {
+        Pattern {
+            weekdays_only: on,
+            ..self
+        }
+    }
+
+    pub const fn shaped(self, shape: Shape) -> Pattern {
+        Pattern { shape, ..self }
+    }
+}
+
 /// How a stream's daily quantity varies beyond seasonality.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Shape {

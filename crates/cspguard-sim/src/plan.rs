@@ -13,8 +13,8 @@ use crate::catalog::{
 };
 use crate::model::{
     invoice_periods, Actor, CardAttempt, CardTest, Customer, FraudEvent, Label, NewModel,
-    NonPayment, Op, OpStatus, PayStyle, PostingWindowPay, ResKind, Resource, Risk, Role, Shape,
-    SignIn, StolenCard, Trip, Window, World, RISK_NONE,
+    NonPayment, Op, OpStatus, Pattern, PayStyle, PostingWindowPay, ResKind, Resource, Risk, Role,
+    Shape, SignIn, StolenCard, Trip, Window, World, RISK_NONE,
 };
 use crate::rng::{
     between, chance, choose, guid, hex, index, ip_in, log_uniform, pick, poisson, rng_for, tag,
@@ -484,10 +484,7 @@ fn realize(
             base,
             win.rel(p.ts),
             stop_rel,
-            false,
-            false,
-            false,
-            Shape::Flat,
+            Pattern::CONSTANT,
         );
         out.push(r);
     }
@@ -1381,12 +1378,9 @@ fn month_end_batch(w: &mut World, ci: usize, rng: &mut SimRng) {
         base,
         f64::NEG_INFINITY,
         f64::INFINITY,
-        false,
-        false,
-        false,
-        Shape::MonthEnd {
+        Pattern::CONSTANT.shaped(Shape::MonthEnd {
             days: PEAK_DAYS as u32,
-        },
+        }),
     );
     let actor = Actor {
         caller: c.sp_app_id.clone(),
@@ -1513,10 +1507,12 @@ fn region_move(w: &mut World, ci: usize, rng: &mut SimRng) {
                 b,
                 t_rel,
                 f64::INFINITY,
-                elastic,
-                wd,
-                true,
-                shape,
+                Pattern {
+                    elastic,
+                    weekdays_only: wd,
+                    seasonal: true,
+                    shape,
+                },
             );
         }
         let actor = customer_actor(c, rng);

@@ -9,8 +9,8 @@ use crate::catalog::{
     LAST_NAMES, REGIONS, RESELLER_NAMES, VM_ML, VM_ORDINARY, VM_SIZES, VM_SMALL,
 };
 use crate::model::{
-    Actor, AzSub, Currency, Customer, Op, OpStatus, Partner, PayStyle, Plan, ResKind, Reseller,
-    Resource, Role, Shape, Stream, User, Window, World,
+    Actor, AzSub, Currency, Customer, Op, OpStatus, Partner, Pattern, PayStyle, Plan, ResKind,
+    Reseller, Resource, Role, Stream, User, Window, World,
 };
 use crate::rng::{
     between, chance, choose, guid, index, ip_in, log_uniform, lognormal, pick, rng_for,
@@ -514,21 +514,10 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
     match kind {
         ResKind::Vm { size } => {
             let m = vm_meter(&VM_SIZES[size], VmBilling::VirtualMachines);
-            add_stream(c, r, m, 24.0, from, to, true, dev, true, Shape::Flat);
+            add_stream(c, r, m, 24.0, from, to, Pattern::ELASTIC.weekdays_only(dev));
             if chance(rng, 0.4) {
                 let gb = uniform(rng, 0.5, 20.0);
-                add_stream(
-                    c,
-                    r,
-                    catalog::M_BANDWIDTH,
-                    gb,
-                    from,
-                    to,
-                    true,
-                    false,
-                    true,
-                    Shape::Flat,
-                );
+                add_stream(c, r, catalog::M_BANDWIDTH, gb, from, to, Pattern::ELASTIC);
             }
         }
         ResKind::Vmss { size, capacity } => {
@@ -540,10 +529,7 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
                 24.0 * f64::from(capacity),
                 from,
                 to,
-                true,
-                false,
-                true,
-                Shape::Flat,
+                Pattern::ELASTIC,
             );
         }
         ResKind::Disk { sku } => {
@@ -553,7 +539,7 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
                 catalog::M_DISK_E10
             };
             let n = between(rng, 1, 4) as f64;
-            add_stream(c, r, m, n / 30.0, from, to, false, false, true, Shape::Flat);
+            add_stream(c, r, m, n / 30.0, from, to, Pattern::STEADY);
         }
         ResKind::AppPlan { sku, capacity } => {
             let m = match sku {
@@ -568,40 +554,15 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
                 24.0 * f64::from(capacity),
                 from,
                 to,
-                false,
-                false,
-                true,
-                Shape::Flat,
+                Pattern::STEADY,
             );
         }
         ResKind::SqlDb { sku, capacity, .. } => {
             if sku == "GP_Gen5" {
                 let q = 24.0 * f64::from(capacity);
-                add_stream(
-                    c,
-                    r,
-                    catalog::M_SQL_VCORE,
-                    q,
-                    from,
-                    to,
-                    false,
-                    false,
-                    true,
-                    Shape::Flat,
-                );
+                add_stream(c, r, catalog::M_SQL_VCORE, q, from, to, Pattern::STEADY);
             } else {
-                add_stream(
-                    c,
-                    r,
-                    catalog::M_SQL_S1,
-                    1.0,
-                    from,
-                    to,
-                    false,
-                    false,
-                    true,
-                    Shape::Flat,
-                );
+                add_stream(c, r, catalog::M_SQL_S1, 1.0, from, to, Pattern::STEADY);
             }
         }
         ResKind::Storage => {
@@ -611,31 +572,9 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
             } else {
                 catalog::M_BLOB_HOT
             };
-            add_stream(
-                c,
-                r,
-                m,
-                gb / 30.0,
-                from,
-                to,
-                false,
-                false,
-                true,
-                Shape::Flat,
-            );
+            add_stream(c, r, m, gb / 30.0, from, to, Pattern::STEADY);
             let ops = uniform(rng, 0.5, 40.0);
-            add_stream(
-                c,
-                r,
-                catalog::M_BLOB_WRITE,
-                ops,
-                from,
-                to,
-                true,
-                false,
-                true,
-                Shape::Flat,
-            );
+            add_stream(c, r, catalog::M_BLOB_WRITE, ops, from, to, Pattern::ELASTIC);
         }
         ResKind::Cosmos => {
             let ru = between(rng, 4, 40) as f64;
@@ -646,10 +585,7 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
                 ru * 24.0,
                 from,
                 to,
-                false,
-                false,
-                true,
-                Shape::Flat,
+                Pattern::STEADY,
             );
         }
         ResKind::Aci { cpu, mem_gb, gpu } => {
@@ -666,64 +602,28 @@ fn ordinary_streams(c: &mut Customer, rng: &mut SimRng, r: usize, from: f64) {
                 hours * f64::from(cpu),
                 from,
                 to,
-                true,
-                false,
-                true,
-                Shape::Flat,
+                Pattern::ELASTIC,
             );
             let mem = hours * f64::from(mem_gb);
-            add_stream(
-                c,
-                r,
-                catalog::M_ACI_MEM,
-                mem,
-                from,
-                to,
-                true,
-                false,
-                true,
-                Shape::Flat,
-            );
+            add_stream(c, r, catalog::M_ACI_MEM, mem, from, to, Pattern::ELASTIC);
         }
         ResKind::Logs => {
             let gb = uniform(rng, 0.3, 8.0);
-            add_stream(
-                c,
-                r,
-                catalog::M_LOGS,
-                gb,
-                from,
-                to,
-                true,
-                false,
-                true,
-                Shape::Flat,
-            );
+            add_stream(c, r, catalog::M_LOGS, gb, from, to, Pattern::ELASTIC);
         }
         ResKind::KeyVault => {
             let ops = uniform(rng, 0.2, 20.0);
-            add_stream(
-                c,
-                r,
-                catalog::M_KV,
-                ops,
-                from,
-                to,
-                true,
-                false,
-                true,
-                Shape::Flat,
-            );
+            add_stream(c, r, catalog::M_KV, ops, from, to, Pattern::ELASTIC);
         }
         ResKind::AmlCompute { size, nodes, .. } => {
             let m = vm_meter(&VM_SIZES[size], VmBilling::MachineLearning);
             let q = f64::from(nodes) * uniform(rng, 4.0, 16.0);
-            add_stream(c, r, m, q, from, to, true, dev, true, Shape::Flat);
+            add_stream(c, r, m, q, from, to, Pattern::ELASTIC.weekdays_only(dev));
         }
         ResKind::BatchPool { size, nodes, .. } => {
             let m = vm_meter(&VM_SIZES[size], VmBilling::Batch);
             let q = f64::from(nodes) * uniform(rng, 4.0, 20.0);
-            add_stream(c, r, m, q, from, to, true, false, true, Shape::Flat);
+            add_stream(c, r, m, q, from, to, Pattern::ELASTIC);
         }
     }
 }
@@ -737,11 +637,14 @@ pub(crate) fn add_stream(
     base: f64,
     from: f64,
     to: f64,
-    elastic: bool,
-    weekdays_only: bool,
-    seasonal: bool,
-    shape: Shape,
+    pattern: Pattern,
 ) {
+    let Pattern {
+        elastic,
+        weekdays_only,
+        seasonal,
+        shape,
+    } = pattern;
     let region = &REGIONS[c.resources[r].region];
     let price_micro = ((meter.price_micro * region.price_permille + 500) / 1000).max(1);
     let meter_id = stable_guid(&[meter.category, meter.sub, meter.name, region.loc]);
