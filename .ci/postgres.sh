@@ -18,8 +18,14 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres:postgres "$PG_DIR"
   RUN_AS=(runuser -u postgres --)
 fi
-"${RUN_AS[@]}" initdb -D "$PG_DIR/data" -U cspguard --auth=trust >/dev/null
-"${RUN_AS[@]}" pg_ctl -D "$PG_DIR/data" -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off" -l "$PG_DIR/log" -w start >/dev/null
+# Stop the server and remove its folder on exit, also when starting it failed.
 trap '"${RUN_AS[@]}" pg_ctl -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"' EXIT
+"${RUN_AS[@]}" initdb -D "$PG_DIR/data" -U cspguard --auth=trust >/dev/null
+if ! "${RUN_AS[@]}" pg_ctl -D "$PG_DIR/data" -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off" \
+    -l "$PG_DIR/log" -w start >/dev/null; then
+  echo "PostgreSQL did not start; its log:" >&2
+  cat "$PG_DIR/log" >&2
+  exit 1
+fi
 export CSPGUARD_TEST_POSTGRES_URL="postgres://cspguard@127.0.0.1:$PG_PORT/postgres"
 echo "PostgreSQL for tests at $CSPGUARD_TEST_POSTGRES_URL"
