@@ -244,8 +244,15 @@ pub(crate) mod testing {
         Ok(c)
     }
 
+    /// The package folder at run time (`cargo test` sets it for the test process). `env!` would bake in the folder the
+    /// test binary was first compiled in, and a target folder shared between checkouts reuses binaries across them.
+    fn manifest_dir() -> String {
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+    }
+
     pub fn example(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let p = std::path::Path::new(&manifest_dir())
             .join("../../testdata/examples")
             .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))

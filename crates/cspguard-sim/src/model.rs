@@ -613,6 +613,15 @@ impl Customer {
         self.name_seq
     }
 
+    /// The domain's leading letters and digits, at most 12: a resource-name prefix (`batchcontoso`, `mlw-contoso`).
+    pub fn slug(&self) -> String {
+        self.domain
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect()
+    }
+
     /// Short name used in friendly names ("Alpine Logistics").
     pub fn short_name(&self) -> &str {
         let mut it = self.name.match_indices(' ');

@@ -850,22 +850,7 @@ fn cryptojacking(w: &mut World, ci: usize, rng: &mut SimRng) {
             }
         };
         let details = if event_type == "CryptoMining" {
-            vec![
-                (
-                    "vM_IP",
-                    format!(
-                        "[\"20.{}.{}.{}\"]",
-                        between(rng, 40, 120),
-                        between(rng, 0, 255),
-                        between(rng, 1, 254)
-                    ),
-                ),
-                (
-                    "miningPool_IP",
-                    format!("[\"{}\"]", pick(rng, MINING_POOL_IPS)),
-                ),
-                ("connectionCount", between(rng, 40, 2000).to_string()),
-            ]
+            mining_details(rng)
         } else {
             vec![
                 ("regions", region_list.clone()),
@@ -1240,22 +1225,7 @@ fn aup_enforcement(w: &mut World, ci: usize, rng: &mut SimRng) {
         };
         let affected = resources.first().copied();
         let nm = chance(rng, 0.4).then(|| {
-            let details = vec![
-                (
-                    "vM_IP",
-                    format!(
-                        "[\"20.{}.{}.{}\"]",
-                        between(rng, 40, 120),
-                        between(rng, 0, 255),
-                        between(rng, 1, 254)
-                    ),
-                ),
-                (
-                    "miningPool_IP",
-                    format!("[\"{}\"]", pick(rng, MINING_POOL_IPS)),
-                ),
-                ("connectionCount", between(rng, 40, 2000).to_string()),
-            ];
+            let details = mining_details(rng);
             new_model(rng, c, "CryptoMining", "High", details)
         });
         events.push(fraud_event(rng, c, 0, affected, fe, t_start, nm, res));
@@ -1341,12 +1311,7 @@ fn month_end_batch(w: &mut World, ci: usize, rng: &mut SimRng) {
     c.role = Role::Benign(MONTH_END_BATCH);
     let size = choose(rng, VM_BATCH);
     let nodes = between(rng, 8, 40) as u32;
-    let slug: String = c
-        .domain
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
+    let slug = c.slug();
     let kind = ResKind::BatchPool {
         account: format!("batch{slug}"),
         size,
@@ -1766,4 +1731,24 @@ fn ordinary_noise(w: &mut World) {
             }
         }
     }
+}
+
+/// `additionalDetails` of a crypto-mining alert: the VM's address, the pool's, and the connection count.
+fn mining_details(rng: &mut SimRng) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "vM_IP",
+            format!(
+                "[\"20.{}.{}.{}\"]",
+                between(rng, 40, 120),
+                between(rng, 0, 255),
+                between(rng, 1, 254)
+            ),
+        ),
+        (
+            "miningPool_IP",
+            format!("[\"{}\"]", pick(rng, MINING_POOL_IPS)),
+        ),
+        ("connectionCount", between(rng, 40, 2000).to_string()),
+    ]
 }

@@ -386,12 +386,7 @@ fn ordinary_resource(
         0
     };
     let seq = c.next_seq();
-    let slug: String = c
-        .domain
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
+    let slug = c.slug();
     let rg = rg_for(rng, kind);
     let vm_size = |rng: &mut SimRng| {
         if tier == 0 {
@@ -779,12 +774,7 @@ fn build_resources(c: &mut Customer, rng: &mut SimRng, win: Window, tier: usize)
         let seq = c.next_seq();
         let sub = 0;
         let az = c.subs[sub].id.clone();
-        let slug: String = c
-            .domain
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .take(12)
-            .collect();
+        let slug = c.slug();
         let kind = ResKind::AmlCompute {
             workspace: format!("mlw-{slug}"),
             size: choose(rng, VM_ML),

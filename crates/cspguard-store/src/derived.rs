@@ -343,21 +343,41 @@ fn money(row: &AnyRow, micros: usize, currency: usize) -> Result<Money> {
     Ok(Money::from_micros(row.try_get(micros)?, c))
 }
 
+/// Rows of a daily derived table between two dates (inclusive), of one Azure subscription or of all.
+async fn in_range(
+    pool: &AnyPool,
+    select: &str,
+    order: &str,
+    sub: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<AnyRow>> {
+    let sql = format!(
+        "{select} WHERE ($1 = '' OR azure_subscription_id = $1) AND usage_date >= $2 AND usage_date <= $3 {order}"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(sub.unwrap_or("").to_ascii_lowercase())
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(pool)
+        .await?)
+}
+
 pub(crate) async fn daily_meter_cost(
     pool: &AnyPool,
     sub: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DailyMeterCost>> {
-    let rows = sqlx::query(
+    let rows = in_range(
+        pool,
         "SELECT azure_subscription_id, customer_tenant_id, usage_date, meter_category, region, cost_micros, currency, \
-         line_count FROM usage_daily_meter WHERE ($1 = '' OR azure_subscription_id = $1) AND usage_date >= $2 \
-         AND usage_date <= $3 ORDER BY azure_subscription_id, usage_date, meter_category, region, currency",
+         line_count FROM usage_daily_meter",
+        "ORDER BY azure_subscription_id, usage_date, meter_category, region, currency",
+        sub,
+        from,
+        to,
     )
-    .bind(sub.unwrap_or("").to_ascii_lowercase())
-    .bind(from.to_string())
-    .bind(to.to_string())
-    .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| {
@@ -380,15 +400,15 @@ pub(crate) async fn daily_resource_cost(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DailyResourceCost>> {
-    let rows = sqlx::query(
+    let rows = in_range(
+        pool,
         "SELECT resource_id, azure_subscription_id, customer_tenant_id, usage_date, cost_micros, currency, line_count \
-         FROM usage_daily_resource WHERE ($1 = '' OR azure_subscription_id = $1) AND usage_date >= $2 \
-         AND usage_date <= $3 ORDER BY resource_id, usage_date, currency",
+         FROM usage_daily_resource",
+        "ORDER BY resource_id, usage_date, currency",
+        sub,
+        from,
+        to,
     )
-    .bind(sub.unwrap_or("").to_ascii_lowercase())
-    .bind(from.to_string())
-    .bind(to.to_string())
-    .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| {

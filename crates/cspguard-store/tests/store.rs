@@ -17,8 +17,14 @@ impl Sink for Collect {
     }
 }
 
+/// The package folder at run time (`cargo test` sets it for the test process). `env!` would bake in the folder the
+/// test binary was first compiled in, and a target folder shared between checkouts reuses binaries across them.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 fn example_events(kind: SourceKind, file: &str, customer: Option<&str>) -> Vec<Envelope> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = std::path::Path::new(&manifest_dir())
         .join("../../testdata/examples")
         .join(file);
     let text = std::fs::read(&path).unwrap();

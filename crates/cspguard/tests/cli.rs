@@ -4,8 +4,14 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The package folder at run time (`cargo test` sets it for the test process). `env!` would bake in the folder the
+/// test binary was first compiled in, and a target folder shared between checkouts reuses binaries across them.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/examples")
+    Path::new(&manifest_dir()).join("../../testdata/examples")
 }
 
 fn cspguard(data: &Path, args: &[&str]) -> Output {
@@ -367,7 +373,7 @@ fn simulator_and_importer_agree_on_the_usage_columns() {
 /// keeps the copy equal to `../shared/domain/examples` wherever that folder is beside the repository (always in CI).
 #[test]
 fn test_examples_are_the_domain_examples() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/domain/examples");
+    let shared = Path::new(&manifest_dir()).join("../../../shared/domain/examples");
     if !shared.is_dir() {
         assert!(
             std::env::var("CI").is_err(),
