@@ -13,6 +13,7 @@
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
 mod derived;
+mod detection;
 mod schema;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -23,6 +24,7 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
+pub use detection::{AlertFilter, AlertRow, Checkpoint};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,6 +38,10 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub database: Option<String>,
+    /// Settings file (detector thresholds, rules) [default: ./cspguard.toml, else <data-dir>/cspguard.toml, else
+    /// built-in defaults]
+    #[arg(long, global = true, env = "CSPGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -48,6 +52,15 @@ impl GlobalArgs {
     }
     pub fn rejects_dir(&self) -> PathBuf {
         self.data_dir.join("rejects")
+    }
+    /// The settings file in force, if any: `--config`, else `./cspguard.toml`, else `<data-dir>/cspguard.toml`.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.config {
+            return Some(p.clone());
+        }
+        [PathBuf::from("cspguard.toml"), self.data_dir.join("cspguard.toml")]
+            .into_iter()
+            .find(|p| p.is_file())
     }
 }
 
@@ -64,6 +77,62 @@ pub enum Command {
     Demo(DemoArgs),
     /// What the event store holds.
     Stats(StatsArgs),
+    /// Run the detectors over the events stored since the last scan (incremental; resumes from its checkpoint).
+    Scan(ScanArgs),
+    /// List alerts, most recent first.
+    Alerts(AlertsArgs),
+    /// One customer: profile, risk score (0-100, decaying) and alerts.
+    Customer(CustomerArgs),
+    /// Score the stored alerts against a simulated book's labels.json: recall, precision, false alerts, delays.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Forget the checkpoint and every alert, and evaluate the whole log again.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Print the scan report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Print the alerts as a JSON array (the documented alert fields).
+    #[arg(long)]
+    pub json: bool,
+    /// Only alerts fired at or after this instant (RFC 3339, e.g. 2026-09-01T00:00:00Z) or date (2026-09-01).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only this customer's alerts.
+    #[arg(long, value_name = "TENANT")]
+    pub customer: Option<String>,
+    /// Show each alert's evidence and reasoning.
+    #[arg(long)]
+    pub explain: bool,
+    /// At most this many alerts.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct CustomerArgs {
+    /// The customer's tenant ID.
+    pub tenant: String,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The labels.json that `cspguard simulate` (or the demo, in <data-dir>/demo-book) wrote.
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which importer to use.
@@ -120,6 +189,9 @@ pub struct ImportArgs {
     /// No progress bar and no per-record reject lines (the rejects files are still written).
     #[arg(long, short)]
     pub quiet: bool,
+    /// After storing, run the detectors on what was stored (the same incremental scan as `cspguard scan`).
+    #[arg(long)]
+    pub detect: bool,
 }
 
 #[derive(Debug, Args)]

@@ -173,7 +173,8 @@ fn expand(paths: &[PathBuf], rejects_dir: &Path) -> Vec<(PathBuf, bool)> {
     out
 }
 
-/// A tenant GUID in a file's name (`subscriptions/<tenant>.json`), for shapes whose records do not name their customer.
+/// A tenant GUID in a file's name (`subscriptions/<tenant>.json`, `signins/<tenant>.json`), for shapes whose records
+/// do not name their customer.
 pub fn tenant_from_file_name(path: &Path) -> Option<TenantId> {
     let stem = path.file_stem()?.to_string_lossy().into_owned();
     (0..stem.len().saturating_sub(35))
@@ -225,10 +226,13 @@ pub async fn run(
             continue;
         };
         file_report.kind = Some(kind.name().to_string());
-        let customer = req
-            .customer
-            .clone()
-            .or_else(|| tenant_from_file_name(&path));
+        // Activity-log exports are per Azure subscription: a GUID in their name is the subscription's, not the
+        // customer's (the store's subscription -> customer table attributes them instead).
+        let customer = req.customer.clone().or_else(|| {
+            (kind != SourceKind::ActivityLog)
+                .then(|| tenant_from_file_name(&path))
+                .flatten()
+        });
         import_file(
             store,
             rejects_dir,

@@ -4,12 +4,18 @@
 //! - [`cli`]: the command-line interface (clap);
 //! - [`import`]: files -> importers -> event store, with progress, rejects files and the import summary;
 //! - [`rejects`]: where rejected records go;
+//! - [`detect`]: `scan`, `alerts`, `customer`: the detection stage over the store;
+//! - [`eval`]: alerts scored against a simulated book's labels;
+//! - [`settings`]: `cspguard.toml`;
 //! - [`demo`]: the one-command tour on a simulated partner book.
 
 pub mod cli;
 pub mod demo;
+pub mod detect;
+pub mod eval;
 pub mod import;
 pub mod rejects;
+pub mod settings;
 
 /// Exit statuses of every command.
 pub mod exit {

@@ -3,8 +3,11 @@
 
 use anyhow::Context;
 use clap::Parser;
-use cspguard::cli::{Cli, Command, GlobalArgs, ImportArgs, SimulateArgs, StatsArgs};
-use cspguard::{demo, exit, import, open_store};
+use cspguard::cli::{
+    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, ScanArgs, SimulateArgs,
+    StatsArgs,
+};
+use cspguard::{demo, detect, eval, exit, import, open_store, settings};
 use std::io::IsTerminal;
 
 /// mimalloc instead of the system allocator: events are allocated on the parser's thread and freed on the writer's,
@@ -47,6 +50,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Simulate(args) => run_simulate(args),
         Command::Demo(args) => demo::run(&cli.global, &args).await,
         Command::Stats(args) => run_stats(&cli.global, args).await,
+        Command::Scan(args) => run_scan(&cli.global, args).await,
+        Command::Alerts(args) => run_alerts(&cli.global, args).await,
+        Command::Customer(args) => run_customer(&cli.global, args).await,
+        Command::Eval(args) => run_eval(&cli.global, args).await,
     }
 }
 
@@ -66,11 +73,19 @@ async fn run_import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
         print_rejects: !args.quiet,
     };
     let report = import::run(&store, &g.rejects_dir(), &req).await?;
+    let scan = if args.detect {
+        Some(detect::scan(&store, settings::load(g)?.detect, false).await?)
+    } else {
+        None
+    };
     store.close().await;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.render());
+    }
+    if let Some(s) = scan {
+        eprint!("{}", s.render());
     }
     Ok(report.exit_code())
 }
@@ -111,6 +126,135 @@ async fn run_stats(g: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
         );
     } else {
         print!("{}", demo::render_stats(&stats));
+    }
+    Ok(exit::OK)
+}
+
+async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
+    let cfg = settings::load(g)?.detect;
+    let store = open_store(g).await?;
+    let report = detect::scan(&store, cfg, args.from_start).await?;
+    store.close().await;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(exit::OK)
+}
+
+/// Reads an instant (RFC 3339) or a date (midnight UTC).
+fn parse_since(s: &str) -> anyhow::Result<cspguard_domain::Instant> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    anyhow::bail!("--since {s:?} is neither an RFC 3339 instant (2026-09-01T00:00:00Z) nor a date (2026-09-01)")
+}
+
+async fn run_alerts(g: &GlobalArgs, args: AlertsArgs) -> anyhow::Result<i32> {
+    let filter = cspguard_store::AlertFilter {
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        customer: args.customer.clone(),
+    };
+    let store = open_store(g).await?;
+    let mut alerts = detect::load_alerts(&store, &filter).await?;
+    store.close().await;
+    if let Some(n) = args.limit {
+        alerts.truncate(n);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&alerts)?);
+    } else {
+        print!("{}", detect::render_alerts(&alerts, args.explain));
+    }
+    Ok(exit::OK)
+}
+
+async fn run_customer(g: &GlobalArgs, args: CustomerArgs) -> anyhow::Result<i32> {
+    let tenant = cspguard_domain::TenantId::parse(&args.tenant)
+        .map_err(|e| anyhow::anyhow!("{e}: give the customer's tenant ID (a GUID)"))?;
+    let cfg = settings::load(g)?.detect;
+    let store = open_store(g).await?;
+    let profile = store
+        .customers()
+        .await?
+        .into_iter()
+        .find(|c| c.tenant_id == tenant.as_str());
+    let (engine, _) = detect::load_engine(&store, cfg).await?;
+    let alerts = detect::load_alerts(
+        &store,
+        &cspguard_store::AlertFilter {
+            since: None,
+            customer: Some(tenant.as_str().to_string()),
+        },
+    )
+    .await?;
+    store.close().await;
+    let risk = engine.customer_risk(&tenant);
+    if profile.is_none() && risk.is_none() && alerts.is_empty() {
+        eprintln!("error: no customer {tenant} in the store: check the tenant ID, or import its data first");
+        return Ok(exit::UNUSABLE);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "customer_tenant_id": tenant.as_str(),
+                "profile": profile.as_ref().map(|p| serde_json::json!({
+                    "name": p.name, "domain": p.domain, "country": p.country, "reseller_mpn_id": p.reseller_mpn_id,
+                })),
+                "risk": risk,
+                "alerts": alerts,
+            }))?
+        );
+        return Ok(exit::OK);
+    }
+    match &profile {
+        Some(p) => println!(
+            "{} ({}), {}{}",
+            p.name.as_deref().unwrap_or("name unknown"),
+            tenant,
+            p.country.as_deref().unwrap_or("country unknown"),
+            p.reseller_mpn_id
+                .as_deref()
+                .map(|r| format!(", via reseller {r}"))
+                .unwrap_or_default()
+        ),
+        None => println!("{tenant}"),
+    }
+    match &risk {
+        Some(r) => {
+            println!(
+                "risk score: {} / 100 (as of {}, decaying with a 7-day half-life)",
+                r.score,
+                r.as_of.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+            );
+            let mut drivers: Vec<(&String, &u32)> = r.drivers.iter().collect();
+            drivers.sort_by(|a, b| b.1.cmp(a.1));
+            for (d, p) in drivers.iter().take(8) {
+                println!("  {d}: {p}");
+            }
+        }
+        None => println!("risk score: not scanned yet (run `cspguard scan`)"),
+    }
+    println!();
+    print!("{}", detect::render_alerts(&alerts, true));
+    Ok(exit::OK)
+}
+
+async fn run_eval(g: &GlobalArgs, args: EvalArgs) -> anyhow::Result<i32> {
+    let labels = eval::read_labels(&args.labels)?;
+    let store = open_store(g).await?;
+    let alerts = detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
+    let e = eval::evaluate(&store, &labels, &alerts).await?;
+    store.close().await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print!("{}", eval::render(&e));
     }
     Ok(exit::OK)
 }

@@ -1,0 +1,197 @@
+//! The engine: routes each event to its customer's detectors in event-time order, fires the wake-ups detectors asked
+//! for as event time passes them, hands signals to the risk engine, and checkpoints everything so a later run resumes
+//! where this one stopped. Same events in the same order, same alerts (only `detected_at`, the wall clock, differs).
+
+use crate::alert::Alert;
+use crate::detectors::{control_plane, identity, microsoft, payment, usage};
+use crate::risk::{CustomerRisk, RiskState};
+use crate::state::{Output, TenantState};
+use crate::DetectConfig;
+use cspguard_domain::{Envelope, Event, Instant, TenantId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+
+/// Everything known about one customer: detector state and risk state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tenant {
+    pub state: TenantState,
+    pub risk: RiskState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("the detector checkpoint cannot be read ({0}); run `cspguard scan --from-start` to rebuild it")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Engine {
+    #[serde(skip)]
+    cfg: DetectConfig,
+    tenants: HashMap<TenantId, Tenant>,
+    /// Azure subscription -> customer, and billing subscription -> customer, learned from events that name both.
+    azure_owner: HashMap<String, TenantId>,
+    billing_owner: HashMap<String, TenantId>,
+    wakeups: BTreeSet<(Instant, TenantId)>,
+    watermark: Option<Instant>,
+    events: u64,
+    /// Events that named no customer the engine could resolve.
+    unattributed: u64,
+}
+
+impl Engine {
+    pub fn new(cfg: DetectConfig) -> Engine {
+        Engine {
+            cfg,
+            ..Engine::default()
+        }
+    }
+
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+
+    /// Restores an engine from [`Engine::checkpoint`] bytes, with the configuration in force now.
+    pub fn restore(bytes: &[u8], cfg: DetectConfig) -> Result<Engine, CheckpointError> {
+        let mut e: Engine =
+            serde_json::from_slice(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+        e.cfg = cfg;
+        Ok(e)
+    }
+
+    pub fn checkpoint(&self) -> Vec<u8> {
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Teaches the engine which customer owns an Azure subscription (from the store's derived table), for events that
+    /// do not name their customer (activity logs).
+    pub fn learn_azure_owner(&mut self, azure_subscription: &str, tenant: TenantId) {
+        self.azure_owner
+            .entry(azure_subscription.to_ascii_lowercase())
+            .or_insert(tenant);
+    }
+
+    pub fn learn_billing_owner(&mut self, billing_subscription: &str, tenant: TenantId) {
+        self.billing_owner
+            .entry(billing_subscription.to_ascii_lowercase())
+            .or_insert(tenant);
+    }
+
+    pub fn watermark(&self) -> Option<Instant> {
+        self.watermark
+    }
+    pub fn events_seen(&self) -> u64 {
+        self.events
+    }
+    pub fn unattributed(&self) -> u64 {
+        self.unattributed
+    }
+    pub fn tenants(&self) -> usize {
+        self.tenants.len()
+    }
+
+    pub fn customer_risk(&self, tenant: &TenantId) -> Option<CustomerRisk> {
+        let t = self.tenants.get(tenant)?;
+        Some(t.risk.customer_risk(self.watermark?))
+    }
+
+    pub fn tenant(&self, tenant: &TenantId) -> Option<&Tenant> {
+        self.tenants.get(tenant)
+    }
+
+    /// Evaluates one event. `now` is the wall clock (the alerts' `detected_at`). Alerts created or changed are appended
+    /// to `changed`.
+    pub fn process(&mut self, env: &Envelope, now: Instant, changed: &mut Vec<Alert>) {
+        self.events += 1;
+        let at = env.event_time;
+        self.advance_to(at, now, changed);
+        let Some(tenant) = self.resolve(&env.event) else {
+            self.unattributed += 1;
+            return;
+        };
+        let cfg = &self.cfg;
+        let t = self.tenants.entry(tenant.clone()).or_default();
+        let st = &mut t.state;
+        let mut out = Output::default();
+        match &env.event {
+            Event::Usage(u) => usage::on_usage(st, &tenant, u, at, cfg, &mut out),
+            Event::SignIn(s) => identity::on_sign_in(st, &tenant, s, cfg, &mut out),
+            Event::ControlPlane(op) => control_plane::on_operation(st, &tenant, op, cfg, &mut out),
+            Event::FraudAlert(a) => microsoft::on_fraud_alert(st, &tenant, a, at, &mut out),
+            Event::FraudAlertStatus(_) => {}
+            Event::SubscriptionState(s) => {
+                microsoft::on_subscription_state(st, &tenant, s, at, &mut out)
+            }
+            Event::CustomerProfile(p) => {
+                let pr = &mut st.profile;
+                pr.name = p.name.clone().or(pr.name.take());
+                pr.country = p.country.clone().or(pr.country.take());
+                pr.created_at = p.created_at.or(pr.created_at);
+                pr.mfa_enforced = p.mfa_enforced.or(pr.mfa_enforced);
+                pr.credit_limit = p.credit_limit.or(pr.credit_limit);
+            }
+            Event::Invoice(i) => payment::on_invoice(st, i, cfg, &mut out),
+            Event::Payment(p) => payment::on_payment(st, &tenant, p, at, &mut out),
+            Event::InstrumentChange(c) => payment::on_instrument(st, &tenant, c, cfg, &mut out),
+        }
+        self.finish(&tenant, out, now, changed);
+    }
+
+    /// Moves event time forward to `at`, firing every wake-up due by then.
+    pub fn advance_to(&mut self, at: Instant, now: Instant, changed: &mut Vec<Alert>) {
+        if self.watermark.is_none_or(|w| at > w) {
+            self.watermark = Some(at);
+        }
+        while let Some((when, tenant)) = self.wakeups.first().cloned() {
+            if when > at {
+                break;
+            }
+            self.wakeups.pop_first();
+            let Some(t) = self.tenants.get_mut(&tenant) else {
+                continue;
+            };
+            let mut out = Output::default();
+            payment::on_wake(&mut t.state, &tenant, when, &self.cfg, &mut out);
+            self.finish(&tenant, out, now, changed);
+        }
+    }
+
+    fn finish(&mut self, tenant: &TenantId, out: Output, now: Instant, changed: &mut Vec<Alert>) {
+        for w in out.wake_at {
+            // A wake-up already in the past fires with the next event.
+            self.wakeups.insert((w, tenant.clone()));
+        }
+        if out.signals.is_empty() {
+            return;
+        }
+        let t = self.tenants.entry(tenant.clone()).or_default();
+        for s in out.signals {
+            t.risk.on_signal(s, tenant, &t.state, &self.cfg, now, changed);
+        }
+    }
+
+    fn resolve(&mut self, e: &Event) -> Option<TenantId> {
+        match e {
+            Event::Usage(u) => {
+                self.learn_azure_owner(u.azure_subscription.as_str(), u.customer.clone());
+                self.learn_billing_owner(u.billing_subscription.as_str(), u.customer.clone());
+                Some(u.customer.clone())
+            }
+            Event::FraudAlert(a) => {
+                self.learn_azure_owner(a.azure_subscription.as_str(), a.customer.clone());
+                Some(a.customer.clone())
+            }
+            Event::ControlPlane(op) => op.customer.clone().or_else(|| {
+                op.azure_subscription
+                    .as_ref()
+                    .and_then(|s| self.azure_owner.get(s.as_str()).cloned())
+            }),
+            Event::SubscriptionState(s) => s
+                .customer
+                .clone()
+                .or_else(|| self.billing_owner.get(s.subscription.as_str()).cloned()),
+            other => other.customer().cloned(),
+        }
+    }
+}
