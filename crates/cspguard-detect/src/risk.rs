@@ -106,7 +106,13 @@ impl RiskState {
             return;
         }
 
-        let window = if sig.family == Family::Payment {
+        // Payment evidence unfolds over weeks and joins a payment incident over the long window; anything else joins
+        // only what happened within the short one.
+        let payment_incident = self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.evidence.values().any(|s| s.family == Family::Payment));
+        let window = if sig.family == Family::Payment && payment_incident {
             Duration::days(cfg.payment_incident_window_days)
         } else {
             Duration::hours(cfg.incident_window_hours)
@@ -258,10 +264,29 @@ fn families(inc: &Incident) -> BTreeSet<Family> {
     inc.evidence.values().map(|s| s.family).collect()
 }
 
-fn incident_score(inc: &Incident) -> u32 {
+/// Identity evidence strong enough to call the account compromised when resource anomalies follow: together at least
+/// this much (a new country alone, or a legacy protocol alone, is not).
+const STRONG_IDENTITY: f64 = 0.4;
+
+fn identity_strength(inc: &Incident) -> f64 {
+    noisy_or(
+        inc.evidence
+            .values()
+            .filter(|s| s.family == Family::Identity)
+            .map(|s| &s.points),
+    )
+}
+
+/// Identity evidence strong enough, followed by control-plane or usage anomalies.
+fn correlated(inc: &Incident) -> bool {
     let f = families(inc);
+    identity_strength(inc) >= STRONG_IDENTITY
+        && (f.contains(&Family::ControlPlane) || f.contains(&Family::Usage))
+}
+
+fn incident_score(inc: &Incident) -> u32 {
     let mut points: Vec<u32> = inc.evidence.values().map(|s| s.points).collect();
-    if f.contains(&Family::Identity) && (f.contains(&Family::ControlPlane) || f.contains(&Family::Usage)) {
+    if correlated(inc) {
         points.push(CORRELATION_BONUS);
     }
     (noisy_or(points.iter()) * 100.0).round() as u32
@@ -277,7 +302,7 @@ fn classify(inc: &Incident) -> &'static str {
         || has("usage.new_region");
     if has("payment.card_testing") {
         "card_testing"
-    } else if f.contains(&Family::Identity) && (abuse || f.contains(&Family::Usage)) {
+    } else if correlated(inc) {
         "account_compromise"
     } else if inc.new_customer && (abuse || f.contains(&Family::Usage)) {
         "new_customer_fraud"
@@ -372,7 +397,7 @@ fn build_alert(
                 "Incident score {score} >= alert threshold {}: the strongest signal of each detector combined as \
                  independent evidence (100 x (1 - product of (1 - points/100))){}; evidence from {}.",
                 cfg.alert_threshold,
-                if fams.contains(&"identity") && (fams.contains(&"control_plane") || fams.contains(&"usage")) {
+                if correlated(inc) {
                     format!(", plus {CORRELATION_BONUS} for identity evidence followed by control-plane or usage anomalies")
                 } else {
                     String::new()

@@ -128,9 +128,18 @@ pub fn on_operation(
             let first_class = class.is_expensive() && !st.control.classes.contains(&class);
             let first_size = !size.is_empty() && !st.control.sizes.contains(&size.to_ascii_lowercase());
             if class.is_expensive() && first_size && (warm || st.is_new_customer(op.at, cfg)) {
+                // Weighed by what it would burn: a pair of small GPUs is an experiment, dozens of A100s are not.
+                let daily = hourly * Decimal::from(24);
+                let points = if daily >= Decimal::from(1000) {
+                    35
+                } else if daily >= Decimal::from(100) {
+                    30
+                } else {
+                    20
+                } - if first_class { 0 } else { 5 };
                 let mut s = base(
                     "control_plane.expensive_size",
-                    if first_class { 35 } else { 25 },
+                    points,
                     format!(
                         "{count} x {size} ({}, {} vCPUs) deployed{} for the first time in this tenant{}",
                         class.as_str(),
@@ -144,7 +153,7 @@ pub fn on_operation(
                 .feature("instances", count)
                 .feature("estimated_hourly_usd", hourly.round_dp(2).to_string());
                 s.burn_per_day = Some(Money::new(
-                    (hourly * Decimal::from(24)).round_dp(2),
+                    daily.round_dp(2),
                     cspguard_domain::Currency::USD,
                 ));
                 signals.push(s);

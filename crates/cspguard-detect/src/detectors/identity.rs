@@ -245,7 +245,9 @@ pub fn on_sign_in(
         user.successes = user.successes.saturating_add(1);
         id.successes += 1;
     }
-    if !signals.is_empty() && s.succeeded() {
+    // A sign-in is risky for what follows (role assignments, deployments) when its evidence together is not weak.
+    let weight: u32 = signals.iter().map(|s| s.points).sum();
+    if weight >= 30 && s.succeeded() {
         id.last_risky = Some(RiskySignIn {
             at: s.at,
             user: upn.clone(),

@@ -112,7 +112,15 @@ pub fn on_usage(
             .or_default();
         *novel += cost;
         let novel = *novel;
-        if (warm || st.is_new_customer(at, cfg)) && novel >= cfg.novelty_min_daily_cost {
+        // Material: above the absolute floor and above twice what the subscription normally spends in a day.
+        let usual = st
+            .usage
+            .subscriptions
+            .get(sub_id)
+            .map_or(0.0, |s| s.mean * 2.0);
+        let material = novel >= cfg.novelty_min_daily_cost
+            && novel.to_f64().unwrap_or(0.0) >= usual;
+        if (warm || st.is_new_customer(at, cfg)) && material {
             insert_bounded(&mut st.usage.expensive_meters, &u.meter_subcategory);
             let mut s = base(
                 "usage.new_expensive_meter",
