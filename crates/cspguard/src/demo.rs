@@ -52,10 +52,28 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     print!("{}", render_stats(&stats));
     print!("{}", top_spenders(&store, &stats).await?);
     print!("{}", incidents(&book.join("labels.json")));
+
+    println!("\n== Detection: the detectors over every stored event (incremental: a second run scans only what is new)");
+    let scan = crate::detect::scan(&store, crate::settings::load(g)?.detect, false).await?;
+    print!("  {}", scan.render());
+    let alerts = crate::detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
+    let mut top: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.origin == cspguard_detect::Origin::Cspguard)
+        .cloned()
+        .collect();
+    top.sort_by(|a, b| (b.score, b.money_at_risk.amount).cmp(&(a.score, a.money_at_risk.amount)));
+    println!("\n== Top alerts, with why they fired ({} alerts in all; `cspguard alerts --explain` lists them)", alerts.len());
+    print!("{}", crate::detect::render_alerts(&top[..top.len().min(3)], true));
+    println!("\n== Evaluation against the book's labels (`cspguard eval --labels {}`)", book.join("labels.json").display());
+    let labels = crate::eval::read_labels(&book.join("labels.json"))?;
+    let evaluation = crate::eval::evaluate(&store, &labels, &alerts).await?;
+    print!("{}", crate::eval::render(&evaluation));
     store.close().await;
 
     println!(
-        "\nNext: `cspguard --data-dir {} stats`, or import your own files with `cspguard import auto PATH...`.",
+        "\nNext: `cspguard --data-dir {} alerts --explain`, `cspguard customer TENANT`, or import your own files with \
+         `cspguard import auto PATH... --detect`.",
         g.data_dir.display()
     );
     if args.no_serve {
