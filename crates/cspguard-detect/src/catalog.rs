@@ -58,9 +58,14 @@ pub fn vm_size(size: &str) -> (ComputeClass, Option<u32>) {
 
 /// Classifies a usage meter from its sub-category, e.g. `NCads A100 v4 Series`, `HBv3 Series`, `Dsv5 Series`.
 pub fn meter(meter_category: &str, meter_subcategory: &str) -> ComputeClass {
-    let compute = ["virtual machines", "batch", "azure machine learning", "cloud services"]
-        .iter()
-        .any(|c| meter_category.eq_ignore_ascii_case(c));
+    let compute = [
+        "virtual machines",
+        "batch",
+        "azure machine learning",
+        "cloud services",
+    ]
+    .iter()
+    .any(|c| meter_category.eq_ignore_ascii_case(c));
     if !compute {
         return ComputeClass::Standard;
     }
@@ -103,7 +108,10 @@ mod tests {
 
     #[test]
     fn sizes_are_classified_by_family_and_cores() {
-        assert_eq!(vm_size("Standard_NC24ads_A100_v4"), (ComputeClass::Gpu, Some(24)));
+        assert_eq!(
+            vm_size("Standard_NC24ads_A100_v4"),
+            (ComputeClass::Gpu, Some(24))
+        );
         assert_eq!(vm_size("STANDARD_ND96ASR_V4").0, ComputeClass::Gpu);
         assert_eq!(vm_size("Standard_HB120rs_v3").0, ComputeClass::Hpc);
         assert_eq!(vm_size("Standard_F72s_v2").0, ComputeClass::HighCore);
@@ -115,10 +123,19 @@ mod tests {
 
     #[test]
     fn meters_are_classified_only_for_compute() {
-        assert_eq!(meter("Virtual Machines", "NCads A100 v4 Series"), ComputeClass::Gpu);
-        assert_eq!(meter("Azure Machine Learning", "NCasT4_v3 Series"), ComputeClass::Gpu);
+        assert_eq!(
+            meter("Virtual Machines", "NCads A100 v4 Series"),
+            ComputeClass::Gpu
+        );
+        assert_eq!(
+            meter("Azure Machine Learning", "NCasT4_v3 Series"),
+            ComputeClass::Gpu
+        );
         assert_eq!(meter("Batch", "HBv3 Series"), ComputeClass::Hpc);
-        assert_eq!(meter("Virtual Machines", "Dsv5 Series"), ComputeClass::Standard);
+        assert_eq!(
+            meter("Virtual Machines", "Dsv5 Series"),
+            ComputeClass::Standard
+        );
         assert_eq!(meter("Bandwidth", "NC whatever"), ComputeClass::Standard);
     }
 }

@@ -34,6 +34,10 @@ pub struct Engine {
     billing_owner: HashMap<String, TenantId>,
     wakeups: BTreeSet<(Instant, TenantId)>,
     watermark: Option<Instant>,
+    /// How far the partner's billing feed (invoices, payments, instruments) reaches. Wake-ups judge the absence of a
+    /// payment, which only this clock can show: other sources running ahead (a subscription snapshot taken today) say
+    /// nothing about payments.
+    billing_watermark: Option<Instant>,
     events: u64,
     /// Events that named no customer the engine could resolve.
     unattributed: u64,
@@ -105,7 +109,15 @@ impl Engine {
     pub fn process(&mut self, env: &Envelope, now: Instant, changed: &mut Vec<Alert>) {
         self.events += 1;
         let at = env.event_time;
-        self.advance_to(at, now, changed);
+        if matches!(
+            env.event,
+            Event::Invoice(_) | Event::Payment(_) | Event::InstrumentChange(_)
+        ) {
+            self.advance_billing_to(at, now, changed);
+        }
+        if self.watermark.is_none_or(|w| at > w) {
+            self.watermark = Some(at);
+        }
         let Some(tenant) = self.resolve(&env.event) else {
             self.unattributed += 1;
             return;
@@ -138,10 +150,10 @@ impl Engine {
         self.finish(&tenant, out, now, changed);
     }
 
-    /// Moves event time forward to `at`, firing every wake-up due by then.
-    pub fn advance_to(&mut self, at: Instant, now: Instant, changed: &mut Vec<Alert>) {
-        if self.watermark.is_none_or(|w| at > w) {
-            self.watermark = Some(at);
+    /// Moves the billing feed's time forward to `at`, firing every wake-up due by then.
+    pub fn advance_billing_to(&mut self, at: Instant, now: Instant, changed: &mut Vec<Alert>) {
+        if self.billing_watermark.is_none_or(|w| at > w) {
+            self.billing_watermark = Some(at);
         }
         while let Some((when, tenant)) = self.wakeups.first().cloned() {
             if when > at {
@@ -167,7 +179,8 @@ impl Engine {
         }
         let t = self.tenants.entry(tenant.clone()).or_default();
         for s in out.signals {
-            t.risk.on_signal(s, tenant, &t.state, &self.cfg, now, changed);
+            t.risk
+                .on_signal(s, tenant, &t.state, &self.cfg, now, changed);
         }
     }
 

@@ -151,7 +151,8 @@ impl RiskState {
                 if inc.evidence.len() < MAX_EVIDENCE || inc.evidence.contains_key(&sig.detector) {
                     let mut sig = sig;
                     if let Some(old) = inc.evidence.get(&sig.detector) {
-                        sig.azure_subscriptions.extend(old.azure_subscriptions.iter().cloned());
+                        sig.azure_subscriptions
+                            .extend(old.azure_subscriptions.iter().cloned());
                         sig.resources.extend(old.resources.iter().cloned());
                         sig.first_evidence_at = sig.first_evidence_at.min(old.first_evidence_at);
                     }
@@ -190,7 +191,11 @@ impl RiskState {
             related.push(ours.id.clone());
             let hours = (sig.at - ours.fired_at).num_minutes() as f64 / 60.0;
             lead = if hours > 0.0 {
-                format!(" cspguard's alert {} fired {hours:.1} h earlier, at {}.", ours.id, ours.fired_at.format("%Y-%m-%d %H:%M UTC"))
+                format!(
+                    " cspguard's alert {} fired {hours:.1} h earlier, at {}.",
+                    ours.id,
+                    ours.fired_at.format("%Y-%m-%d %H:%M UTC")
+                )
             } else {
                 format!(" cspguard's alert {} fired {:.1} h later.", ours.id, -hours)
             };
@@ -241,7 +246,12 @@ impl RiskState {
             },
         };
         if self.microsoft.len() >= MAX_EVIDENCE && !self.microsoft.contains_key(&key) {
-            if let Some(oldest) = self.microsoft.iter().min_by_key(|(_, a)| a.updated_at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = self
+                .microsoft
+                .iter()
+                .min_by_key(|(_, a)| a.updated_at)
+                .map(|(k, _)| k.clone())
+            {
                 self.microsoft.remove(&oldest);
             }
         }
@@ -333,14 +343,25 @@ fn build_alert(
     let mut ev: Vec<&Signal> = inc.evidence.values().collect();
     ev.sort_by_key(|s| (s.at, s.detector.clone()));
     let first = ev.first().map_or(inc.first_at, |s| s.first_evidence_at);
-    let first_evidence_at = ev.iter().map(|s| s.first_evidence_at).min().unwrap_or(first);
+    let first_evidence_at = ev
+        .iter()
+        .map(|s| s.first_evidence_at)
+        .min()
+        .unwrap_or(first);
     let prev = inc.alert.as_ref();
     let id = prev.map(|a| a.id.clone()).unwrap_or_else(|| {
         let head = ev.first().map(|s| s.detector.as_str()).unwrap_or("");
         format!(
             "al-{}",
-            &blake3::hash(format!("{}|{head}|{}", tenant.as_str(), first_evidence_at.timestamp_micros()).as_bytes())
-                .to_hex()[..16]
+            &blake3::hash(
+                format!(
+                    "{}|{head}|{}",
+                    tenant.as_str(),
+                    first_evidence_at.timestamp_micros()
+                )
+                .as_bytes()
+            )
+            .to_hex()[..16]
         )
     });
     let currency = st.currency();
@@ -360,17 +381,26 @@ fn build_alert(
     let burn = max_of(&[Family::Usage, Family::ControlPlane], |s| s.burn_per_day);
     let horizon = Decimal::from(cfg.action_horizon_hours) / Decimal::from(24);
     let projected = burn * horizon;
-    let at_risk = Money::new((observed_usage + observed_payment + projected).round_dp(2), currency);
+    let at_risk = Money::new(
+        (observed_usage + observed_payment + projected).round_dp(2),
+        currency,
+    );
     let kind = classify(inc);
     let fams: Vec<&str> = families(inc).iter().map(|f| f.as_str()).collect();
-    let summary = ev.iter().map(|s| format!("{}: {}", s.at.format("%Y-%m-%d %H:%M"), s.summary)).collect::<Vec<_>>().join("; ");
+    let summary = ev
+        .iter()
+        .map(|s| format!("{}: {}", s.at.format("%Y-%m-%d %H:%M"), s.summary))
+        .collect::<Vec<_>>()
+        .join("; ");
     let mut subs = BTreeSet::new();
     let mut res = BTreeSet::new();
     for s in &ev {
         subs.extend(s.azure_subscriptions.iter().cloned());
         res.extend(s.resources.iter().cloned());
     }
-    let mut related: Vec<String> = prev.map(|a| a.related_alert_ids.clone()).unwrap_or_default();
+    let mut related: Vec<String> = prev
+        .map(|a| a.related_alert_ids.clone())
+        .unwrap_or_default();
     for m in microsoft.values() {
         if m.updated_at >= inc.first_at && !related.contains(&m.id) {
             related.push(m.id.clone());

@@ -58,9 +58,12 @@ impl GlobalArgs {
         if let Some(p) = &self.config {
             return Some(p.clone());
         }
-        [PathBuf::from("cspguard.toml"), self.data_dir.join("cspguard.toml")]
-            .into_iter()
-            .find(|p| p.is_file())
+        [
+            PathBuf::from("cspguard.toml"),
+            self.data_dir.join("cspguard.toml"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
     }
 }
 

@@ -16,9 +16,11 @@ use std::path::Path;
 
 pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     let book = g.data_dir.join("demo-book");
-    println!(
+    outln!(
         "== cspguard demo: a simulated CSP partner book of {} customers over {} days (seed {})",
-        args.customers, args.days, args.seed
+        args.customers,
+        args.days,
+        args.seed
     );
     let cfg = SimConfig {
         customers: args.customers,
@@ -30,9 +32,9 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     let summary = tokio::task::spawn_blocking(move || cspguard_sim::simulate(&cfg, &out))
         .await?
         .with_context(|| format!("simulating the demo book into {}", book.display()))?;
-    println!("{}", describe_book(&summary, &book));
+    outln!("{}", describe_book(&summary, &book));
 
-    println!("\n== Importing {} through the importers", book.display());
+    outln!("\n== Importing {} through the importers", book.display());
     let store = open_store(g).await?;
     let req = ImportRequest {
         paths: vec![book.clone()],
@@ -42,36 +44,43 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
         print_rejects: true,
     };
     let report = import::run(&store, &g.rejects_dir(), &req).await?;
-    print!("{}", render_by_kind(&report));
+    out!("{}", render_by_kind(&report));
 
-    println!(
+    outln!(
         "\n== What the event store now holds ({})",
         cspguard_store::redact(&g.database_url())
     );
     let stats = store.stats().await?;
-    print!("{}", render_stats(&stats));
-    print!("{}", top_spenders(&store, &stats).await?);
-    print!("{}", incidents(&book.join("labels.json")));
+    out!("{}", render_stats(&stats));
+    out!("{}", top_spenders(&store, &stats).await?);
+    out!("{}", incidents(&book.join("labels.json")));
 
-    println!("\n== Detection: the detectors over every stored event (incremental: a second run scans only what is new)");
+    outln!("\n== Detection: the detectors over every stored event (incremental: a second run scans only what is new)");
     let scan = crate::detect::scan(&store, crate::settings::load(g)?.detect, false).await?;
-    print!("  {}", scan.render());
-    let alerts = crate::detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
+    out!("  {}", scan.render());
+    let alerts =
+        crate::detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
     let mut top: Vec<_> = alerts
         .iter()
         .filter(|a| a.origin == cspguard_detect::Origin::Cspguard)
         .cloned()
         .collect();
     top.sort_by(|a, b| (b.score, b.money_at_risk.amount).cmp(&(a.score, a.money_at_risk.amount)));
-    println!("\n== Top alerts, with why they fired ({} alerts in all; `cspguard alerts --explain` lists them)", alerts.len());
-    print!("{}", crate::detect::render_alerts(&top[..top.len().min(3)], true));
-    println!("\n== Evaluation against the book's labels (`cspguard eval --labels {}`)", book.join("labels.json").display());
+    outln!("\n== Top alerts, with why they fired ({} alerts in all; `cspguard alerts --explain` lists them)", alerts.len());
+    out!(
+        "{}",
+        crate::detect::render_alerts(&top[..top.len().min(3)], true)
+    );
+    outln!(
+        "\n== Evaluation against the book's labels (`cspguard eval --labels {}`)",
+        book.join("labels.json").display()
+    );
     let labels = crate::eval::read_labels(&book.join("labels.json"))?;
     let evaluation = crate::eval::evaluate(&store, &labels, &alerts).await?;
-    print!("{}", crate::eval::render(&evaluation));
+    out!("{}", crate::eval::render(&evaluation));
     store.close().await;
 
-    println!(
+    outln!(
         "\nNext: `cspguard --data-dir {} alerts --explain`, `cspguard customer TENANT`, or import your own files with \
          `cspguard import auto PATH... --detect`.",
         g.data_dir.display()

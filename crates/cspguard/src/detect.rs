@@ -76,7 +76,11 @@ pub async fn load_engine(store: &Store, cfg: DetectConfig) -> anyhow::Result<(En
 }
 
 /// Evaluates every event stored since the last scan.
-pub async fn scan(store: &Store, cfg: DetectConfig, from_start: bool) -> anyhow::Result<ScanReport> {
+pub async fn scan(
+    store: &Store,
+    cfg: DetectConfig,
+    from_start: bool,
+) -> anyhow::Result<ScanReport> {
     let started = WallClock::now();
     if from_start {
         store.reset_detection(PIPELINE).await?;
@@ -89,9 +93,7 @@ pub async fn scan(store: &Store, cfg: DetectConfig, from_start: bool) -> anyhow:
         last_seq = last.seq;
         events.extend(page);
     }
-    events.sort_by(|a, b| {
-        (a.envelope.event_time, a.seq).cmp(&(b.envelope.event_time, b.seq))
-    });
+    events.sort_by(|a, b| (a.envelope.event_time, a.seq).cmp(&(b.envelope.event_time, b.seq)));
     let now = Utc::now();
     let mut changed: Vec<Alert> = Vec::new();
     for e in &events {
@@ -109,7 +111,10 @@ pub async fn scan(store: &Store, cfg: DetectConfig, from_start: bool) -> anyhow:
         .map(|a| a.id)
         .collect();
     let alerts_new = latest.keys().filter(|k| !existing.contains(*k)).count() as u64;
-    let rows: Vec<AlertRow> = latest.values().map(alert_row).collect::<anyhow::Result<_>>()?;
+    let rows: Vec<AlertRow> = latest
+        .values()
+        .map(alert_row)
+        .collect::<anyhow::Result<_>>()?;
     let state = engine.checkpoint();
     let cp = Checkpoint {
         last_seq,

@@ -36,9 +36,14 @@ pub struct Label {
 
 pub fn read_labels(path: &Path) -> anyhow::Result<Labels> {
     use anyhow::Context;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}: pass the labels.json that `cspguard simulate` wrote", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a simulator labels.json", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {}: pass the labels.json that `cspguard simulate` wrote",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a simulator labels.json", path.display()))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +110,12 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Spend on `subs` from `start`'s day through the last full day known at `t` (usage of a day is known at its end).
-async fn spend_until(store: &Store, subs: &[String], start: DateTime<Utc>, t: DateTime<Utc>) -> anyhow::Result<Money> {
+async fn spend_until(
+    store: &Store,
+    subs: &[String],
+    start: DateTime<Utc>,
+    t: DateTime<Utc>,
+) -> anyhow::Result<Money> {
     let from = start.date_naive();
     let last: NaiveDate = t.date_naive() - Duration::days(1);
     let mut total = Decimal::ZERO;
@@ -121,9 +131,19 @@ async fn spend_until(store: &Store, subs: &[String], start: DateTime<Utc>, t: Da
     Ok(Money::new(total.round_dp(2), currency))
 }
 
-pub async fn evaluate(store: &Store, labels: &Labels, alerts: &[Alert]) -> anyhow::Result<Evaluation> {
-    let own: Vec<&Alert> = alerts.iter().filter(|a| a.origin == Origin::Cspguard).collect();
-    let ms: Vec<&Alert> = alerts.iter().filter(|a| a.origin == Origin::Microsoft).collect();
+pub async fn evaluate(
+    store: &Store,
+    labels: &Labels,
+    alerts: &[Alert],
+) -> anyhow::Result<Evaluation> {
+    let own: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.origin == Origin::Cspguard)
+        .collect();
+    let ms: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.origin == Origin::Microsoft)
+        .collect();
     let mut by_kind: BTreeMap<String, Vec<&Label>> = BTreeMap::new();
     for l in &labels.incidents {
         by_kind.entry(l.kind.clone()).or_default().push(l);
@@ -147,13 +167,20 @@ pub async fn evaluate(store: &Store, labels: &Labels, alerts: &[Alert]) -> anyho
                 Some(t) => {
                     detected += 1;
                     delays.push((t - l.start).num_seconds() as f64 / 3600.0);
-                    at_detection.push(spend_until(store, &l.azure_subscription_ids, l.start, t.max(l.start)).await?);
+                    at_detection.push(
+                        spend_until(store, &l.azure_subscription_ids, l.start, t.max(l.start))
+                            .await?,
+                    );
                 }
                 None => missed.push(format!("{} ({}, {})", l.id, l.kind, l.customer_tenant_id)),
             }
             let ms_first = ms
                 .iter()
-                .filter(|a| a.customer_tenant_id == l.customer_tenant_id && a.fired_at >= l.start && a.fired_at <= l.end + Duration::days(7))
+                .filter(|a| {
+                    a.customer_tenant_id == l.customer_tenant_id
+                        && a.fired_at >= l.start
+                        && a.fired_at <= l.end + Duration::days(7)
+                })
                 .map(|a| a.fired_at)
                 .min();
             if let Some(t) = ms_first {
@@ -175,7 +202,8 @@ pub async fn evaluate(store: &Store, labels: &Labels, alerts: &[Alert]) -> anyho
             incidents: incs.len() as u64,
             detected,
             recall: detected as f64 / incs.len().max(1) as f64,
-            precision: (true_alerts + wrong > 0).then(|| true_alerts as f64 / (true_alerts + wrong) as f64),
+            precision: (true_alerts + wrong > 0)
+                .then(|| true_alerts as f64 / (true_alerts + wrong) as f64),
             median_delay_hours: quantile(&delays, 0.5),
             p90_delay_hours: quantile(&delays, 0.9),
             median_spend_at_detection: median_money(&mut at_detection),
@@ -201,7 +229,8 @@ pub async fn evaluate(store: &Store, labels: &Labels, alerts: &[Alert]) -> anyho
         customer_days,
         own_alerts: own.len() as u64,
         false_alerts: false_alerts.len() as u64,
-        false_alerts_per_1000_customer_days: false_alerts.len() as f64 * 1000.0 / customer_days.max(1) as f64,
+        false_alerts_per_1000_customer_days: false_alerts.len() as f64 * 1000.0
+            / customer_days.max(1) as f64,
         benign_total: labels.benign.len() as u64,
         benign_alerted: benign_alerted.len() as u64,
         benign_alerted_ids: benign_alerted,
@@ -215,7 +244,14 @@ pub fn render(e: &Evaluation) -> String {
     let _ = writeln!(
         s,
         "{:<20} {:>9} {:>8} {:>9} {:>10} {:>9} {:>16} {:>16}",
-        "incident kind", "detected", "recall", "precision", "median h", "p90 h", "spend@cspguard", "spend@Microsoft"
+        "incident kind",
+        "detected",
+        "recall",
+        "precision",
+        "median h",
+        "p90 h",
+        "spend@cspguard",
+        "spend@Microsoft"
     );
     let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
     let money = |m: &Option<Money>| m.map_or("-".to_string(), |m| m.to_string());
@@ -226,12 +262,17 @@ pub fn render(e: &Evaluation) -> String {
             k.kind,
             format!("{}/{}", k.detected, k.incidents),
             k.recall * 100.0,
-            k.precision.map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0)),
+            k.precision
+                .map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0)),
             opt(k.median_delay_hours, 1),
             opt(k.p90_delay_hours, 1),
             money(&k.median_spend_at_detection),
             if k.microsoft_alerted > 0 {
-                format!("{} ({}x)", money(&k.median_spend_at_microsoft), k.microsoft_alerted)
+                format!(
+                    "{} ({}x)",
+                    money(&k.median_spend_at_microsoft),
+                    k.microsoft_alerted
+                )
             } else {
                 "never alerted".to_string()
             }

@@ -9,6 +9,33 @@
 //! - [`settings`]: `cspguard.toml`;
 //! - [`demo`]: the one-command tour on a simulated partner book.
 
+/// Writes to standard output; when the reader has gone away (`cspguard alerts | head`), exits quietly instead of
+/// panicking as `print!` does.
+pub fn write_stdout(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(exit::OK);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(exit::FAILURE);
+    }
+}
+
+/// `print!` that survives a closed pipe (see [`write_stdout`]).
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::write_stdout(format_args!($($t)*)) };
+}
+
+/// `println!` that survives a closed pipe (see [`write_stdout`]).
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 pub mod cli;
 pub mod demo;
 pub mod detect;

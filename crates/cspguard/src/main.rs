@@ -4,8 +4,8 @@
 use anyhow::Context;
 use clap::Parser;
 use cspguard::cli::{
-    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, ScanArgs, SimulateArgs,
-    StatsArgs,
+    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, ScanArgs,
+    SimulateArgs, StatsArgs,
 };
 use cspguard::{demo, detect, eval, exit, import, open_store, settings};
 use std::io::IsTerminal;
@@ -80,9 +80,9 @@ async fn run_import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
     };
     store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        cspguard::outln!("{}", serde_json::to_string(&report)?);
     } else {
-        print!("{}", report.render());
+        cspguard::out!("{}", report.render());
     }
     if let Some(s) = scan {
         eprint!("{}", s.render());
@@ -101,7 +101,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<i32> {
         cspguard_sim::write_usage_benchmark(rows, args.seed, &mut w)
             .and_then(|_| std::io::Write::flush(&mut w))
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {} usage rows to {}", rows, path.display());
+        cspguard::outln!("wrote {} usage rows to {}", rows, path.display());
         return Ok(exit::OK);
     }
     let cfg = cspguard_sim::SimConfig {
@@ -111,7 +111,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<i32> {
         start: args.start,
     };
     let s = cspguard_sim::simulate(&cfg, &args.out)?;
-    println!("{}", demo::describe_book(&s, &args.out));
+    cspguard::outln!("{}", demo::describe_book(&s, &args.out));
     Ok(exit::OK)
 }
 
@@ -120,12 +120,12 @@ async fn run_stats(g: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
     let stats = store.stats().await?;
     store.close().await;
     if args.json {
-        println!(
+        cspguard::outln!(
             "{}",
             serde_json::to_string_pretty(&demo::stats_json(&stats))?
         );
     } else {
-        print!("{}", demo::render_stats(&stats));
+        cspguard::out!("{}", demo::render_stats(&stats));
     }
     Ok(exit::OK)
 }
@@ -136,9 +136,9 @@ async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
     let report = detect::scan(&store, cfg, args.from_start).await?;
     store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        cspguard::outln!("{}", serde_json::to_string(&report)?);
     } else {
-        print!("{}", report.render());
+        cspguard::out!("{}", report.render());
     }
     Ok(exit::OK)
 }
@@ -166,9 +166,9 @@ async fn run_alerts(g: &GlobalArgs, args: AlertsArgs) -> anyhow::Result<i32> {
         alerts.truncate(n);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&alerts)?);
+        cspguard::outln!("{}", serde_json::to_string_pretty(&alerts)?);
     } else {
-        print!("{}", detect::render_alerts(&alerts, args.explain));
+        cspguard::out!("{}", detect::render_alerts(&alerts, args.explain));
     }
     Ok(exit::OK)
 }
@@ -199,7 +199,7 @@ async fn run_customer(g: &GlobalArgs, args: CustomerArgs) -> anyhow::Result<i32>
         return Ok(exit::UNUSABLE);
     }
     if args.json {
-        println!(
+        cspguard::outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "customer_tenant_id": tenant.as_str(),
@@ -213,7 +213,7 @@ async fn run_customer(g: &GlobalArgs, args: CustomerArgs) -> anyhow::Result<i32>
         return Ok(exit::OK);
     }
     match &profile {
-        Some(p) => println!(
+        Some(p) => cspguard::outln!(
             "{} ({}), {}{}",
             p.name.as_deref().unwrap_or("name unknown"),
             tenant,
@@ -223,25 +223,27 @@ async fn run_customer(g: &GlobalArgs, args: CustomerArgs) -> anyhow::Result<i32>
                 .map(|r| format!(", via reseller {r}"))
                 .unwrap_or_default()
         ),
-        None => println!("{tenant}"),
+        None => cspguard::outln!("{tenant}"),
     }
     match &risk {
         Some(r) => {
-            println!(
+            cspguard::outln!(
                 "risk score: {} / 100 (as of {}, decaying with a 7-day half-life)",
                 r.score,
-                r.as_of.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+                r.as_of
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
             );
             let mut drivers: Vec<(&String, &u32)> = r.drivers.iter().collect();
             drivers.sort_by(|a, b| b.1.cmp(a.1));
             for (d, p) in drivers.iter().take(8) {
-                println!("  {d}: {p}");
+                cspguard::outln!("  {d}: {p}");
             }
         }
-        None => println!("risk score: not scanned yet (run `cspguard scan`)"),
+        None => cspguard::outln!("risk score: not scanned yet (run `cspguard scan`)"),
     }
-    println!();
-    print!("{}", detect::render_alerts(&alerts, true));
+    cspguard::outln!();
+    cspguard::out!("{}", detect::render_alerts(&alerts, true));
     Ok(exit::OK)
 }
 
@@ -252,9 +254,9 @@ async fn run_eval(g: &GlobalArgs, args: EvalArgs) -> anyhow::Result<i32> {
     let e = eval::evaluate(&store, &labels, &alerts).await?;
     store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&e)?);
+        cspguard::outln!("{}", serde_json::to_string_pretty(&e)?);
     } else {
-        print!("{}", eval::render(&e));
+        cspguard::out!("{}", eval::render(&e));
     }
     Ok(exit::OK)
 }

@@ -19,5 +19,6 @@ pub fn load(g: &GlobalArgs) -> anyhow::Result<Settings> {
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the settings file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{} is not a valid cspguard.toml", path.display()))
+    toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid cspguard.toml", path.display()))
 }

@@ -71,7 +71,9 @@ pub fn on_operation(
     let res = op.resource.as_ref().map(|r| r.as_str());
     let caller = op.caller.clone().unwrap_or_default();
     let risky = st.identity.last_risky.as_ref().filter(|r| {
-        op.at >= r.at && op.at - r.at <= Duration::hours(24) && (r.user == caller || r.ip == op.caller_ip)
+        op.at >= r.at
+            && op.at - r.at <= Duration::hours(24)
+            && (r.user == caller || r.ip == op.caller_ip)
     });
     let risky_note = risky.map(|r| {
         format!(
@@ -81,13 +83,20 @@ pub fn on_operation(
         )
     });
     let base = |detector: &str, points: u32, summary: String| {
-        Signal::new(tenant, detector, Family::ControlPlane, op.at, points, summary)
-            .subscription(sub)
-            .resource(res)
-            .feature("operation", op.operation.clone())
-            .feature("caller", caller.clone())
-            .feature("caller_ip", op.caller_ip.clone().unwrap_or_default())
-            .feature("status", op.status.clone())
+        Signal::new(
+            tenant,
+            detector,
+            Family::ControlPlane,
+            op.at,
+            points,
+            summary,
+        )
+        .subscription(sub)
+        .resource(res)
+        .feature("operation", op.operation.clone())
+        .feature("caller", caller.clone())
+        .feature("caller_ip", op.caller_ip.clone().unwrap_or_default())
+        .feature("status", op.status.clone())
     };
     let mut signals = Vec::new();
 
@@ -118,16 +127,17 @@ pub fn on_operation(
         let (class, vcpus) = catalog::vm_size(size);
         let count = op.capacity.unwrap_or(1).clamp(1, 10_000);
         let region = op.region.as_deref().map(str::to_ascii_lowercase);
-        let new_region = warm
-            && region
-                .as_deref()
-                .is_some_and(|r| !st.regions.contains(r));
+        let new_region = warm && region.as_deref().is_some_and(|r| !st.regions.contains(r));
         // A failed attempt (quota exceeded, say) is evidence of intent but deploys nothing.
         if !failed {
             let hourly = catalog::estimated_hourly_usd(size) * Decimal::from(count);
             let first_class = class.is_expensive() && !st.control.classes.contains(&class);
-            let first_size = !size.is_empty() && !st.control.sizes.contains(&size.to_ascii_lowercase());
-            if class.is_expensive() && first_size && (warm || st.is_new_customer(op.at, cfg)) {
+            let first_size =
+                !size.is_empty() && !st.control.sizes.contains(&size.to_ascii_lowercase());
+            if class.is_expensive()
+                && first_size
+                && (warm || risky.is_some() || st.is_new_customer(op.at, cfg))
+            {
                 // Weighed by what it would burn: a pair of small GPUs is an experiment, dozens of A100s are not.
                 let daily = hourly * Decimal::from(24);
                 let points = if daily >= Decimal::from(1000) {
@@ -192,7 +202,12 @@ pub fn on_operation(
         let quiet = |last: Option<Instant>| last.is_none_or(|l| op.at - l > window);
         if new_regions.len() >= 2 && quiet(st.control.spread_reported_at) {
             st.control.spread_reported_at = Some(op.at);
-            let first = st.control.recent.iter().find(|d| d.new_region).map(|d| d.at);
+            let first = st
+                .control
+                .recent
+                .iter()
+                .find(|d| d.new_region)
+                .map(|d| d.at);
             signals.push(
                 base(
                     "control_plane.multi_region_spread",

@@ -164,7 +164,10 @@ pub fn on_sign_in(
                         points,
                         format!("{upn} signed in from {c}, a country new for {whose}"),
                     )
-                    .feature("known_countries", user.countries.iter().cloned().collect::<Vec<_>>()),
+                    .feature(
+                        "known_countries",
+                        user.countries.iter().cloned().collect::<Vec<_>>(),
+                    ),
                 );
             }
             if user.countries.len() < MAX_USER_COUNTRIES {
@@ -180,7 +183,9 @@ pub fn on_sign_in(
         };
         if let (Some(prev), Some(km)) = (
             &user.last_success,
-            user.last_success.as_ref().and_then(|p| distance_km(p, &here)),
+            user.last_success
+                .as_ref()
+                .and_then(|p| distance_km(p, &here)),
         ) {
             let hours = ((s.at - prev.at).num_seconds().max(60) as f64) / 3600.0;
             let speed = km / hours;
@@ -210,7 +215,9 @@ pub fn on_sign_in(
                     base(
                         "identity.legacy_protocol",
                         20,
-                        format!("{upn} signed in over a legacy protocol ({client}), which skips MFA"),
+                        format!(
+                            "{upn} signed in over a legacy protocol ({client}), which skips MFA"
+                        ),
                     )
                     .feature("client", client.to_string()),
                 );
@@ -231,7 +238,11 @@ pub fn on_sign_in(
         .max()
         .unwrap_or(0);
         if risk > 0 {
-            let (points, level) = if risk == 2 { (40, "high") } else { (20, "medium") };
+            let (points, level) = if risk == 2 {
+                (40, "high")
+            } else {
+                (20, "medium")
+            };
             signals.push(
                 base(
                     "identity.entra_risk",

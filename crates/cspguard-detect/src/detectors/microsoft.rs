@@ -46,7 +46,11 @@ pub fn on_fraud_alert(
     at: Instant,
     out: &mut Output,
 ) {
-    let status = format!("{}|{}", a.status, a.resolved_reason.as_deref().unwrap_or(""));
+    let status = format!(
+        "{}|{}",
+        a.status,
+        a.resolved_reason.as_deref().unwrap_or("")
+    );
     if !remember(&mut st.microsoft.fraud_status, a.id.as_str(), &status) {
         return;
     }
@@ -59,10 +63,19 @@ pub fn on_fraud_alert(
         severity_points(a.severity.as_deref()),
         format!(
             "Microsoft fraud alert {kind}{}: {} (status {}{})",
-            a.resource_name.as_deref().map(|r| format!(" on {r}")).unwrap_or_default(),
-            a.display_name.as_deref().or(a.description.as_deref()).unwrap_or("no description"),
+            a.resource_name
+                .as_deref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default(),
+            a.display_name
+                .as_deref()
+                .or(a.description.as_deref())
+                .unwrap_or("no description"),
             a.status,
-            a.resolved_reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default()
+            a.resolved_reason
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default()
         ),
     )
     .since(a.first_occurrence.or(a.first_observed).unwrap_or(at))
@@ -71,7 +84,10 @@ pub fn on_fraud_alert(
     .feature("event_type", kind.to_string())
     .feature("microsoft_severity", a.severity.clone().unwrap_or_default())
     .feature("status", a.status.clone())
-    .feature("resolved_reason", a.resolved_reason.clone().unwrap_or_default())
+    .feature(
+        "resolved_reason",
+        a.resolved_reason.clone().unwrap_or_default(),
+    )
     .feature("hit_count", a.hit_count.unwrap_or(0));
     for r in &a.affected_resources {
         s.resources.insert(r.as_str().to_string());
@@ -102,10 +118,11 @@ pub fn on_subscription_state(
     } else {
         s.suspension_reasons.join(", ")
     };
-    let fraud = s
-        .suspension_reasons
-        .iter()
-        .any(|r| r.to_ascii_lowercase().contains("fraud") || r.to_ascii_lowercase().contains("abuse") || r.to_ascii_lowercase().contains("acceptable"));
+    let fraud = s.suspension_reasons.iter().any(|r| {
+        r.to_ascii_lowercase().contains("fraud")
+            || r.to_ascii_lowercase().contains("abuse")
+            || r.to_ascii_lowercase().contains("acceptable")
+    });
     let mut sig = Signal::new(
         tenant,
         "microsoft.subscription_enforcement",

@@ -51,7 +51,12 @@ pub fn on_invoice(st: &mut TenantState, inv: &Invoice, cfg: &DetectConfig, out: 
         return;
     }
     if p.invoices.len() >= MAX_INVOICES {
-        if let Some(k) = p.invoices.iter().min_by_key(|(_, i)| i.due).map(|(k, _)| k.clone()) {
+        if let Some(k) = p
+            .invoices
+            .iter()
+            .min_by_key(|(_, i)| i.due)
+            .map(|(k, _)| k.clone())
+        {
             p.invoices.remove(&k);
         }
     }
@@ -66,7 +71,8 @@ pub fn on_invoice(st: &mut TenantState, inv: &Invoice, cfg: &DetectConfig, out: 
         },
     );
     for days in [cfg.overdue_days, cfg.overdue_serious_days] {
-        out.wake_at.push(end_of_day(inv.due_on + Duration::days(days - 1)));
+        out.wake_at
+            .push(end_of_day(inv.due_on + Duration::days(days - 1)));
     }
 }
 
@@ -78,7 +84,10 @@ pub fn on_payment(
     out: &mut Output,
 ) {
     let p = &mut st.payment;
-    let inv = pay.invoice.as_ref().and_then(|i| p.invoices.get_mut(i.as_str()));
+    let inv = pay
+        .invoice
+        .as_ref()
+        .and_then(|i| p.invoices.get_mut(i.as_str()));
     let base = |detector: &str, points: u32, summary: String| {
         Signal::new(tenant, detector, Family::Payment, at, points, summary)
             .feature("payment_id", pay.id.as_str().to_string())
@@ -87,7 +96,10 @@ pub fn on_payment(
     };
     match pay.status {
         PaymentStatus::Succeeded => {
-            p.first_success = Some(p.first_success.map_or(pay.submitted_on, |d| d.min(pay.submitted_on)));
+            p.first_success = Some(
+                p.first_success
+                    .map_or(pay.submitted_on, |d| d.min(pay.submitted_on)),
+            );
             if let Some(inv) = inv {
                 inv.paid += pay.amount.amount;
                 if pay.submitted_on <= inv.due {
@@ -99,7 +111,9 @@ pub fn on_payment(
         PaymentStatus::Failed => {
             p.failures.push_back(pay.submitted_on);
             while p.failures.len() > MAX_RECENT
-                || p.failures.front().is_some_and(|&d| pay.submitted_on - d > Duration::days(90))
+                || p.failures
+                    .front()
+                    .is_some_and(|&d| pay.submitted_on - d > Duration::days(90))
             {
                 p.failures.pop_front();
             }
@@ -126,7 +140,10 @@ pub fn on_payment(
                 out.signals.push(base(
                     "payment.disputed",
                     30,
-                    format!("Payment of {} was disputed (chargeback): the invoice is open again", pay.amount),
+                    format!(
+                        "Payment of {} was disputed (chargeback): the invoice is open again",
+                        pay.amount
+                    ),
                 ));
             }
         }
@@ -135,7 +152,13 @@ pub fn on_payment(
 
 /// Checks open invoices at a wake-up: an invoice with nothing submitted by its due date is overdue after
 /// `overdue_days`, seriously so after `overdue_serious_days`.
-pub fn on_wake(st: &mut TenantState, tenant: &TenantId, now: Instant, cfg: &DetectConfig, out: &mut Output) {
+pub fn on_wake(
+    st: &mut TenantState,
+    tenant: &TenantId,
+    now: Instant,
+    cfg: &DetectConfig,
+    out: &mut Output,
+) {
     let today = now.date_naive();
     let currency = st.currency();
     for (id, inv) in st.payment.invoices.iter_mut() {
@@ -191,14 +214,19 @@ pub fn on_instrument(
     let p = &mut st.payment;
     p.instrument_adds.push_back(ch.at);
     while p.instrument_adds.len() > MAX_RECENT
-        || p.instrument_adds.front().is_some_and(|&t| ch.at - t > Duration::days(30))
+        || p.instrument_adds
+            .front()
+            .is_some_and(|&t| ch.at - t > Duration::days(30))
     {
         p.instrument_adds.pop_front();
     }
     let base = |detector: &str, points: u32, summary: String| {
         Signal::new(tenant, detector, Family::Payment, ch.at, points, summary)
             .feature("instrument", ch.instrument.as_str().to_string())
-            .feature("instrument_kind", format!("{:?}", ch.kind).to_ascii_lowercase())
+            .feature(
+                "instrument_kind",
+                format!("{:?}", ch.kind).to_ascii_lowercase(),
+            )
             .feature("instrument_country", ch.country.clone().unwrap_or_default())
     };
     let last_hour: Vec<Instant> = p
@@ -207,14 +235,20 @@ pub fn on_instrument(
         .copied()
         .filter(|&t| ch.at - t <= Duration::hours(1))
         .collect();
-    let quiet = |last: Option<Instant>, days: i64| last.is_none_or(|l| ch.at - l > Duration::days(days));
-    if last_hour.len() as u32 >= cfg.card_testing_instruments && quiet(p.card_testing_reported_at, 1) {
+    let quiet =
+        |last: Option<Instant>, days: i64| last.is_none_or(|l| ch.at - l > Duration::days(days));
+    if last_hour.len() as u32 >= cfg.card_testing_instruments
+        && quiet(p.card_testing_reported_at, 1)
+    {
         p.card_testing_reported_at = Some(ch.at);
         out.signals.push(
             base(
                 "payment.card_testing",
                 70,
-                format!("{} payment instruments added within one hour: card testing", last_hour.len()),
+                format!(
+                    "{} payment instruments added within one hour: card testing",
+                    last_hour.len()
+                ),
             )
             .since(last_hour[0])
             .feature("instruments_last_hour", last_hour.len()),
@@ -225,7 +259,10 @@ pub fn on_instrument(
             base(
                 "payment.instrument_churn",
                 20,
-                format!("{} payment instruments added within 30 days", p.instrument_adds.len()),
+                format!(
+                    "{} payment instruments added within 30 days",
+                    p.instrument_adds.len()
+                ),
             )
             .since(p.instrument_adds[0])
             .feature("instruments_30d", p.instrument_adds.len()),
@@ -238,7 +275,11 @@ pub fn on_instrument(
             if new_customer { 25 } else { 10 },
             format!(
                 "A prepaid or stored-value card was added{}",
-                if new_customer { " by a new customer" } else { "" }
+                if new_customer {
+                    " by a new customer"
+                } else {
+                    ""
+                }
             ),
         ));
     }

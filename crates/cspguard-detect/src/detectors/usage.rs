@@ -118,8 +118,8 @@ pub fn on_usage(
             .subscriptions
             .get(sub_id)
             .map_or(0.0, |s| s.mean * 2.0);
-        let material = novel >= cfg.novelty_min_daily_cost
-            && novel.to_f64().unwrap_or(0.0) >= usual;
+        let material =
+            novel >= cfg.novelty_min_daily_cost && novel.to_f64().unwrap_or(0.0) >= usual;
         if (warm || st.is_new_customer(at, cfg)) && material {
             insert_bounded(&mut st.usage.expensive_meters, &u.meter_subcategory);
             let mut s = base(
@@ -155,15 +155,22 @@ pub fn on_usage(
         } else {
             if st.usage.new_regions_day != Some(u.usage_date) {
                 // Yesterday's new regions are known from today on.
-                let learned: Vec<String> = std::mem::take(&mut st.usage.new_regions_today).into_keys().collect();
+                let learned: Vec<String> = std::mem::take(&mut st.usage.new_regions_today)
+                    .into_keys()
+                    .collect();
                 for r in learned {
                     st.learn_region(&r);
                 }
                 st.usage.new_regions_day = Some(u.usage_date);
                 st.usage.new_regions_reported = 0;
             }
-            if st.usage.new_regions_today.len() < 32 || st.usage.new_regions_today.contains_key(&region) {
-                *st.usage.new_regions_today.entry(region.clone()).or_default() += cost;
+            if st.usage.new_regions_today.len() < 32
+                || st.usage.new_regions_today.contains_key(&region)
+            {
+                *st.usage
+                    .new_regions_today
+                    .entry(region.clone())
+                    .or_default() += cost;
             }
             let material: Vec<(&String, &Decimal)> = st
                 .usage
@@ -201,7 +208,9 @@ pub fn on_usage(
     }
 
     // Spend against the subscription's baseline.
-    if !st.usage.subscriptions.contains_key(sub_id) && st.usage.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+    if !st.usage.subscriptions.contains_key(sub_id)
+        && st.usage.subscriptions.len() >= MAX_SUBSCRIPTIONS
+    {
         if let Some(k) = st
             .usage
             .subscriptions
@@ -214,7 +223,11 @@ pub fn on_usage(
     }
     let currency = st.currency();
     let money = |a: Decimal| cspguard_domain::Money::new(a.round_dp(2), currency);
-    let sub = st.usage.subscriptions.entry(sub_id.to_string()).or_default();
+    let sub = st
+        .usage
+        .subscriptions
+        .entry(sub_id.to_string())
+        .or_default();
     match sub.day {
         Some(d) if u.usage_date > d => {
             // Days without usage count as zero-spend days.
@@ -238,7 +251,10 @@ pub fn on_usage(
         let ratio = day / floor;
         let excess = day - expected.max(sub.mean);
         let min_excess = cfg.spike_min_excess.to_f64().unwrap_or(200.0);
-        if ratio >= cfg.spike_ratio && excess >= min_excess && ratio >= sub.spike_reported_ratio * 2.0 {
+        if ratio >= cfg.spike_ratio
+            && excess >= min_excess
+            && ratio >= sub.spike_reported_ratio * 2.0
+        {
             sub.spike_reported_ratio = ratio;
             let points = (15.0 + 10.0 * (ratio / cfg.spike_ratio).log2()).clamp(15.0, 40.0) as u32;
             let observed = Decimal::from_f64_retain(excess.max(0.0)).unwrap_or_default();
@@ -272,7 +288,9 @@ pub fn on_usage(
             .profile
             .credit_limit
             .filter(|l| l.currency == st.currency())
-            .map_or(cfg.spend_before_payment_limit, |l| l.amount.min(cfg.spend_before_payment_limit));
+            .map_or(cfg.spend_before_payment_limit, |l| {
+                l.amount.min(cfg.spend_before_payment_limit)
+            });
         if st.usage.total >= limit {
             st.usage.before_payment_reported = true;
             let mut s = base(
