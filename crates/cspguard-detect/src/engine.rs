@@ -71,15 +71,11 @@ impl Engine {
     /// Teaches the engine which customer owns an Azure subscription (from the store's derived table), for events that
     /// do not name their customer (activity logs).
     pub fn learn_azure_owner(&mut self, azure_subscription: &str, tenant: TenantId) {
-        self.azure_owner
-            .entry(azure_subscription.to_ascii_lowercase())
-            .or_insert(tenant);
+        learn(&mut self.azure_owner, azure_subscription, &tenant);
     }
 
     pub fn learn_billing_owner(&mut self, billing_subscription: &str, tenant: TenantId) {
-        self.billing_owner
-            .entry(billing_subscription.to_ascii_lowercase())
-            .or_insert(tenant);
+        learn(&mut self.billing_owner, billing_subscription, &tenant);
     }
 
     pub fn watermark(&self) -> Option<Instant> {
@@ -123,7 +119,12 @@ impl Engine {
             return;
         };
         let cfg = &self.cfg;
-        let t = self.tenants.entry(tenant.clone()).or_default();
+        if !self.tenants.contains_key(&tenant) {
+            self.tenants.insert(tenant.clone(), Tenant::default());
+        }
+        let Some(t) = self.tenants.get_mut(&tenant) else {
+            return;
+        };
         let st = &mut t.state;
         let mut out = Output::default();
         match &env.event {
@@ -187,8 +188,16 @@ impl Engine {
     fn resolve(&mut self, e: &Event) -> Option<TenantId> {
         match e {
             Event::Usage(u) => {
-                self.learn_azure_owner(u.azure_subscription.as_str(), u.customer.clone());
-                self.learn_billing_owner(u.billing_subscription.as_str(), u.customer.clone());
+                learn(
+                    &mut self.azure_owner,
+                    u.azure_subscription.as_str(),
+                    &u.customer,
+                );
+                learn(
+                    &mut self.billing_owner,
+                    u.billing_subscription.as_str(),
+                    &u.customer,
+                );
                 Some(u.customer.clone())
             }
             Event::FraudAlert(a) => {
@@ -207,4 +216,12 @@ impl Engine {
             other => other.customer().cloned(),
         }
     }
+}
+
+/// Records an owner once; the lookup comes first because this runs for every usage line and the key is rarely new.
+fn learn(map: &mut HashMap<String, TenantId>, id: &str, tenant: &TenantId) {
+    if map.contains_key(id) || map.contains_key(id.to_ascii_lowercase().as_str()) {
+        return;
+    }
+    map.insert(id.to_ascii_lowercase(), tenant.clone());
 }

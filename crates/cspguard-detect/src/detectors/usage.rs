@@ -86,7 +86,12 @@ pub fn on_usage(
     }
     let cost = u.cost.amount;
     let sub_id = u.azure_subscription.as_str();
-    let region = u.resource_location.to_ascii_lowercase();
+    let region: std::borrow::Cow<str> =
+        if u.resource_location.bytes().any(|b| b.is_ascii_uppercase()) {
+            u.resource_location.to_ascii_lowercase().into()
+        } else {
+            u.resource_location.as_str().into()
+        };
     let class = catalog::meter(&u.meter_category, &u.meter_subcategory);
     let warm = st.usage.days_seen >= cfg.usage_warmup_days;
 
@@ -138,7 +143,7 @@ pub fn on_usage(
             .feature("meter_category", u.meter_category.clone())
             .feature("meter_subcategory", u.meter_subcategory.clone())
             .feature("class", class.as_str())
-            .feature("region", region.clone());
+            .feature("region", region.to_string());
             s.observed = Some(st.money(novel));
             s.burn_per_day = Some(st.money(novel));
             signals.push(s);
@@ -149,7 +154,7 @@ pub fn on_usage(
     }
 
     // Regions: new ones are collected per day; one is a note, several on one day are a spread.
-    if !region.is_empty() && !st.regions.contains(&region) {
+    if !region.is_empty() && !st.regions.contains(region.as_ref()) {
         if !warm {
             st.learn_region(&region);
         } else {
@@ -165,11 +170,11 @@ pub fn on_usage(
                 st.usage.new_regions_reported = 0;
             }
             if st.usage.new_regions_today.len() < 32
-                || st.usage.new_regions_today.contains_key(&region)
+                || st.usage.new_regions_today.contains_key(region.as_ref())
             {
                 *st.usage
                     .new_regions_today
-                    .entry(region.clone())
+                    .entry(region.to_string())
                     .or_default() += cost;
             }
             let material: Vec<(&String, &Decimal)> = st
@@ -223,11 +228,14 @@ pub fn on_usage(
     }
     let currency = st.currency();
     let money = |a: Decimal| cspguard_domain::Money::new(a.round_dp(2), currency);
-    let sub = st
-        .usage
-        .subscriptions
-        .entry(sub_id.to_string())
-        .or_default();
+    if !st.usage.subscriptions.contains_key(sub_id) {
+        st.usage
+            .subscriptions
+            .insert(sub_id.to_string(), Sub::default());
+    }
+    let Some(sub) = st.usage.subscriptions.get_mut(sub_id) else {
+        return;
+    };
     match sub.day {
         Some(d) if u.usage_date > d => {
             // Days without usage count as zero-spend days.
