@@ -1,6 +1,7 @@
 //! The detectors' thresholds. Defaults are what the simulator evaluation (`cspguard eval`) was tuned on; a partner
 //! changes them in `cspguard.toml` (`[detect]`), per customer where an override applies.
 
+use crate::rules::AllowList;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,8 @@ pub struct DetectConfig {
     pub overdue_days: i64,
     /// Days past due at which an overdue invoice becomes serious.
     pub overdue_serious_days: i64,
+    /// Known-good regions, countries, IPs and VM sizes (`[detect.allow]`): never called new.
+    pub allow: AllowList,
 }
 
 impl Default for DetectConfig {
@@ -63,6 +66,7 @@ impl Default for DetectConfig {
             card_testing_instruments: 5,
             overdue_days: 10,
             overdue_serious_days: 30,
+            allow: AllowList::default(),
         }
     }
 }

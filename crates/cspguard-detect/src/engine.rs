@@ -5,6 +5,7 @@
 use crate::alert::Alert;
 use crate::detectors::{control_plane, identity, microsoft, payment, usage};
 use crate::risk::{CustomerRisk, RiskState};
+use crate::rules::RuleSet;
 use crate::state::{Output, TenantState};
 use crate::DetectConfig;
 use cspguard_domain::{Envelope, Event, Instant, TenantId};
@@ -24,10 +25,27 @@ pub enum CheckpointError {
     Corrupt(String),
 }
 
+/// A signal as a backtest sees it: which detector (or rule), when, for whom, and whether the rules kept it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRecord {
+    pub detector: String,
+    pub at: Instant,
+    pub tenant: TenantId,
+    pub kept: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Engine {
     #[serde(skip)]
     cfg: DetectConfig,
+    /// Per-customer settings (`[[overrides]]`), in place of `cfg` for those customers.
+    #[serde(skip)]
+    overrides: HashMap<TenantId, DetectConfig>,
+    #[serde(skip)]
+    rules: RuleSet,
+    /// Every signal, when a backtest asked for them.
+    #[serde(skip)]
+    record: Option<Vec<SignalRecord>>,
     tenants: HashMap<TenantId, Tenant>,
     /// Azure subscription -> customer, and billing subscription -> customer, learned from events that name both.
     azure_owner: HashMap<String, TenantId>,
@@ -49,6 +67,27 @@ impl Engine {
             cfg,
             ..Engine::default()
         }
+    }
+
+    /// Uses the partner's rules, suppressions and allow-lists, and per-customer settings.
+    pub fn with_rules(
+        mut self,
+        rules: RuleSet,
+        overrides: HashMap<TenantId, DetectConfig>,
+    ) -> Engine {
+        self.rules = rules;
+        self.overrides = overrides;
+        self
+    }
+
+    /// Keeps a record of every signal (for backtests); read it with [`Engine::take_record`].
+    pub fn recording(mut self) -> Engine {
+        self.record = Some(Vec::new());
+        self
+    }
+
+    pub fn take_record(&mut self) -> Vec<SignalRecord> {
+        self.record.take().unwrap_or_default()
     }
 
     pub fn config(&self) -> &DetectConfig {
@@ -118,7 +157,7 @@ impl Engine {
             self.unattributed += 1;
             return;
         };
-        let cfg = &self.cfg;
+        let cfg = self.overrides.get(&tenant).unwrap_or(&self.cfg);
         if !self.tenants.contains_key(&tenant) {
             self.tenants.insert(tenant.clone(), Tenant::default());
         }
@@ -165,7 +204,8 @@ impl Engine {
                 continue;
             };
             let mut out = Output::default();
-            payment::on_wake(&mut t.state, &tenant, when, &self.cfg, &mut out);
+            let cfg = self.overrides.get(&tenant).unwrap_or(&self.cfg);
+            payment::on_wake(&mut t.state, &tenant, when, cfg, &mut out);
             self.finish(&tenant, out, now, changed);
         }
     }
@@ -178,10 +218,33 @@ impl Engine {
         if out.signals.is_empty() {
             return;
         }
+        let cfg = self.overrides.get(tenant).unwrap_or(&self.cfg);
         let t = self.tenants.entry(tenant.clone()).or_default();
         for s in out.signals {
-            t.risk
-                .on_signal(s, tenant, &t.state, &self.cfg, now, changed);
+            let (detectors, score) = t.risk.open_incident();
+            let verdict = self.rules.apply(&s, &t.state, &detectors, score);
+            if let Some(rec) = self.record.as_mut() {
+                rec.push(SignalRecord {
+                    detector: s.detector.clone(),
+                    at: s.at,
+                    tenant: tenant.clone(),
+                    kept: verdict.keep,
+                });
+                for a in &verdict.added {
+                    rec.push(SignalRecord {
+                        detector: a.detector.clone(),
+                        at: a.at,
+                        tenant: tenant.clone(),
+                        kept: true,
+                    });
+                }
+            }
+            if verdict.keep {
+                t.risk.on_signal(s, tenant, &t.state, cfg, now, changed);
+            }
+            for a in verdict.added {
+                t.risk.on_signal(a, tenant, &t.state, cfg, now, changed);
+            }
         }
     }
 

@@ -14,10 +14,12 @@ mod config;
 pub mod detectors;
 pub mod engine;
 pub mod risk;
+pub mod rules;
 pub mod signal;
 pub mod state;
 
 pub use alert::{Alert, Origin, Severity};
 pub use config::DetectConfig;
-pub use engine::{CheckpointError, Engine};
+pub use engine::{CheckpointError, Engine, SignalRecord};
+pub use rules::{AllowList, RuleAction, RuleError, RuleSet, RuleSpec, Suppression};
 pub use signal::{Family, Signal};

@@ -73,6 +73,14 @@ impl RiskState {
         }
     }
 
+    /// The detectors in the open incident and its score, for rules.
+    pub fn open_incident(&self) -> (Vec<String>, u32) {
+        match &self.incident {
+            Some(i) => (i.evidence.keys().cloned().collect(), incident_score(i)),
+            None => (Vec::new(), 0),
+        }
+    }
+
     fn decayed(&self, at: Instant) -> f64 {
         match self.risk_at {
             Some(t) if at > t => {

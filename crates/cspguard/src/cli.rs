@@ -88,6 +88,35 @@ pub enum Command {
     Customer(CustomerArgs),
     /// Score the stored alerts against a simulated book's labels.json: recall, precision, false alerts, delays.
     Eval(EvalArgs),
+    /// Check the rules in cspguard.toml, or backtest them on the stored events.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate cspguard.toml: thresholds, allow-lists, suppressions, and every rule's CEL condition.
+    Check,
+    /// Replay the stored events with the current settings and report what each detector and rule would have fired.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Start of the window (RFC 3339 instant or date).
+    #[arg(long)]
+    pub from: String,
+    /// End of the window (RFC 3339 instant or date; a date means its end).
+    #[arg(long)]
+    pub to: String,
+    /// A simulator labels.json, for precision and recall.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,7 +56,7 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     out!("{}", incidents(&book.join("labels.json")));
 
     outln!("\n== Detection: the detectors over every stored event (incremental: a second run scans only what is new)");
-    let scan = crate::detect::scan(&store, crate::settings::load(g)?.detect, false).await?;
+    let scan = crate::detect::scan(&store, &crate::settings::load(g)?, false).await?;
     out!("  {}", scan.render());
     let alerts =
         crate::detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
@@ -65,7 +65,7 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
         .filter(|a| a.origin == cspguard_detect::Origin::Cspguard)
         .cloned()
         .collect();
-    top.sort_by(|a, b| (b.score, b.money_at_risk.amount).cmp(&(a.score, a.money_at_risk.amount)));
+    top.sort_by_key(|a| std::cmp::Reverse((a.score, a.money_at_risk.amount)));
     outln!("\n== Top alerts, with why they fired ({} alerts in all; `cspguard alerts --explain` lists them)", alerts.len());
     out!(
         "{}",

@@ -6,9 +6,10 @@
 //! and writes the changed alerts with the new checkpoint in one transaction. Events older than what an earlier scan
 //! already evaluated are still evaluated (late arrivals), in their own order.
 
+use crate::settings::Settings;
 use anyhow::Context;
 use chrono::Utc;
-use cspguard_detect::{Alert, DetectConfig, Engine};
+use cspguard_detect::{Alert, Engine};
 use cspguard_domain::TenantId;
 use cspguard_store::{AlertFilter, AlertRow, Checkpoint, Store, StoredEvent};
 use serde::Serialize;
@@ -57,11 +58,21 @@ impl ScanReport {
 }
 
 /// Loads the engine from the checkpoint (or starts one), seeded with the subscription owners the store knows.
-pub async fn load_engine(store: &Store, cfg: DetectConfig) -> anyhow::Result<(Engine, i64)> {
+pub async fn load_engine(store: &Store, settings: &Settings) -> anyhow::Result<(Engine, i64)> {
     let (mut engine, last_seq) = match store.load_checkpoint(PIPELINE).await? {
-        Some(cp) => (Engine::restore(&cp.state, cfg)?, cp.last_seq),
-        None => (Engine::new(cfg), 0),
+        Some(cp) => (
+            Engine::restore(&cp.state, settings.detect.clone())?
+                .with_rules(settings.rules.clone(), settings.overrides.clone()),
+            cp.last_seq,
+        ),
+        None => (settings.engine(), 0),
     };
+    seed_owners(store, &mut engine).await?;
+    Ok((engine, last_seq))
+}
+
+/// Teaches an engine the subscription owners the store knows (activity logs do not name their customer).
+pub async fn seed_owners(store: &Store, engine: &mut Engine) -> anyhow::Result<()> {
     for (sub, tenant) in store.azure_subscription_owners().await? {
         if let Ok(t) = TenantId::parse(&tenant) {
             engine.learn_azure_owner(&sub, t);
@@ -72,28 +83,21 @@ pub async fn load_engine(store: &Store, cfg: DetectConfig) -> anyhow::Result<(En
             engine.learn_billing_owner(&sub, t);
         }
     }
-    Ok((engine, last_seq))
+    Ok(())
 }
 
 /// Evaluates every event stored since the last scan.
 pub async fn scan(
     store: &Store,
-    cfg: DetectConfig,
+    settings: &Settings,
     from_start: bool,
 ) -> anyhow::Result<ScanReport> {
     let started = WallClock::now();
     if from_start {
         store.reset_detection(PIPELINE).await?;
     }
-    let (mut engine, mut last_seq) = load_engine(store, cfg).await?;
-    let mut events: Vec<StoredEvent> = Vec::new();
-    loop {
-        let page = store.events_after(last_seq, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        last_seq = last.seq;
-        events.extend(page);
-    }
-    events.sort_by(|a, b| (a.envelope.event_time, a.seq).cmp(&(b.envelope.event_time, b.seq)));
+    let (mut engine, last_seq) = load_engine(store, settings).await?;
+    let (events, last_seq) = read_in_time_order(store, last_seq).await?;
     let now = Utc::now();
     let mut changed: Vec<Alert> = Vec::new();
     for e in &events {
@@ -180,8 +184,8 @@ pub fn render_alerts(alerts: &[Alert], explain: bool) -> String {
     }
     let _ = writeln!(
         s,
-        "{:<17} {:<8} {:>5}  {:<22} {:<30} {:>14}  {}",
-        "fired (UTC)", "severity", "score", "kind", "customer", "money at risk", "id"
+        "{:<17} {:<8} {:>5}  {:<22} {:<30} {:>14}  id",
+        "fired (UTC)", "severity", "score", "kind", "customer", "money at risk"
     );
     for a in alerts {
         let name = a
@@ -228,4 +232,20 @@ fn truncate(s: &str, n: usize) -> String {
         t.push('~');
         t
     }
+}
+
+/// Every event stored after `after_seq`, ordered by event time (ties by arrival); and the last position read.
+pub async fn read_in_time_order(
+    store: &Store,
+    mut after_seq: i64,
+) -> anyhow::Result<(Vec<StoredEvent>, i64)> {
+    let mut events: Vec<StoredEvent> = Vec::new();
+    loop {
+        let page = store.events_after(after_seq, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after_seq = last.seq;
+        events.extend(page);
+    }
+    events.sort_by_key(|a| (a.envelope.event_time, a.seq));
+    Ok((events, after_seq))
 }

@@ -95,7 +95,8 @@ fn lead(kind: &str) -> Duration {
     }
 }
 
-fn matches(a: &Alert, l: &Label) -> bool {
+/// Whether an alert belongs to a labelled incident (same customer, fired within its window).
+pub fn matches(a: &Alert, l: &Label) -> bool {
     a.customer_tenant_id == l.customer_tenant_id
         && a.fired_at >= l.start - lead(&l.kind)
         && a.fired_at <= l.end + Duration::days(1)
@@ -194,7 +195,7 @@ pub async fn evaluate(
             .filter(|a| speaks_for(&a.kind).contains(&kind.as_str()))
             .count() as u64;
         let median_money = |v: &mut Vec<Money>| {
-            v.sort_by(|a, b| a.amount.cmp(&b.amount));
+            v.sort_by_key(|a| a.amount);
             v.get(v.len().saturating_sub(1) / 2).copied()
         };
         kinds.push(KindRow {

@@ -6,7 +6,8 @@
 //! - [`rejects`]: where rejected records go;
 //! - [`detect`]: `scan`, `alerts`, `customer`: the detection stage over the store;
 //! - [`eval`]: alerts scored against a simulated book's labels;
-//! - [`settings`]: `cspguard.toml`;
+//! - [`settings`]: the settings file, `cspguard.toml`;
+//! - [`rules`]: `rules check` and `rules backtest`;
 //! - [`demo`]: the one-command tour on a simulated partner book.
 
 /// Writes to standard output; when the reader has gone away (`cspguard alerts | head`), exits quietly instead of
@@ -42,6 +43,7 @@ pub mod detect;
 pub mod eval;
 pub mod import;
 pub mod rejects;
+pub mod rules;
 pub mod settings;
 
 /// Exit statuses of every command.

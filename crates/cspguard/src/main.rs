@@ -4,10 +4,10 @@
 use anyhow::Context;
 use clap::Parser;
 use cspguard::cli::{
-    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, ScanArgs,
-    SimulateArgs, StatsArgs,
+    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, RulesCommand,
+    ScanArgs, SimulateArgs, StatsArgs,
 };
-use cspguard::{demo, detect, eval, exit, import, open_store, settings};
+use cspguard::{demo, detect, eval, exit, import, open_store, rules, settings};
 use std::io::IsTerminal;
 
 /// mimalloc instead of the system allocator: events are allocated on the parser's thread and freed on the writer's,
@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Alerts(args) => run_alerts(&cli.global, args).await,
         Command::Customer(args) => run_customer(&cli.global, args).await,
         Command::Eval(args) => run_eval(&cli.global, args).await,
+        Command::Rules { command } => run_rules(&cli.global, command).await,
     }
 }
 
@@ -74,7 +75,7 @@ async fn run_import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
     };
     let report = import::run(&store, &g.rejects_dir(), &req).await?;
     let scan = if args.detect {
-        Some(detect::scan(&store, settings::load(g)?.detect, false).await?)
+        Some(detect::scan(&store, &settings::load(g)?, false).await?)
     } else {
         None
     };
@@ -131,9 +132,9 @@ async fn run_stats(g: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
 }
 
 async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
-    let cfg = settings::load(g)?.detect;
+    let settings = settings::load(g)?;
     let store = open_store(g).await?;
-    let report = detect::scan(&store, cfg, args.from_start).await?;
+    let report = detect::scan(&store, &settings, args.from_start).await?;
     store.close().await;
     if args.json {
         cspguard::outln!("{}", serde_json::to_string(&report)?);
@@ -176,14 +177,14 @@ async fn run_alerts(g: &GlobalArgs, args: AlertsArgs) -> anyhow::Result<i32> {
 async fn run_customer(g: &GlobalArgs, args: CustomerArgs) -> anyhow::Result<i32> {
     let tenant = cspguard_domain::TenantId::parse(&args.tenant)
         .map_err(|e| anyhow::anyhow!("{e}: give the customer's tenant ID (a GUID)"))?;
-    let cfg = settings::load(g)?.detect;
+    let settings = settings::load(g)?;
     let store = open_store(g).await?;
     let profile = store
         .customers()
         .await?
         .into_iter()
         .find(|c| c.tenant_id == tenant.as_str());
-    let (engine, _) = detect::load_engine(&store, cfg).await?;
+    let (engine, _) = detect::load_engine(&store, &settings).await?;
     let alerts = detect::load_alerts(
         &store,
         &cspguard_store::AlertFilter {
@@ -259,4 +260,51 @@ async fn run_eval(g: &GlobalArgs, args: EvalArgs) -> anyhow::Result<i32> {
         cspguard::out!("{}", eval::render(&e));
     }
     Ok(exit::OK)
+}
+
+async fn run_rules(g: &GlobalArgs, command: RulesCommand) -> anyhow::Result<i32> {
+    let settings = match settings::load(g) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::UNUSABLE);
+        }
+    };
+    match command {
+        RulesCommand::Check => {
+            let from = settings.path.as_ref().map_or(
+                "built-in defaults (no cspguard.toml found)".to_string(),
+                |p| p.display().to_string(),
+            );
+            cspguard::outln!(
+                "{from}: valid; {} rule(s){}, {} suppression window(s), {} per-customer override(s)",
+                settings.rules.names().len(),
+                if settings.rules.names().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", settings.rules.names().join(", "))
+                },
+                settings.rules.suppressions.len(),
+                settings.overrides.len()
+            );
+            Ok(exit::OK)
+        }
+        RulesCommand::Backtest(args) => {
+            let from = parse_since(&args.from)?;
+            let mut to = parse_since(&args.to)?;
+            if chrono::NaiveDate::parse_from_str(&args.to, "%Y-%m-%d").is_ok() {
+                to += chrono::Duration::days(1) - chrono::Duration::microseconds(1);
+            }
+            let labels = args.labels.as_deref().map(eval::read_labels).transpose()?;
+            let store = open_store(g).await?;
+            let b = rules::backtest(&store, &settings, from, to, labels.as_ref()).await?;
+            store.close().await;
+            if args.json {
+                cspguard::outln!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                cspguard::out!("{}", rules::render(&b));
+            }
+            Ok(exit::OK)
+        }
+    }
 }

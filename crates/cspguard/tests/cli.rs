@@ -583,3 +583,98 @@ fn detection_works_on_postgres_too() {
     assert!(!key(&on_pg).is_empty());
     assert_eq!(key(&on_pg), key(&on_lite));
 }
+
+#[test]
+fn rules_are_checked_and_backtested_on_the_stored_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book = small_book(tmp.path());
+    let data = tmp.path().join("data");
+    assert!(cspguard(
+        &data,
+        &["import", "auto", book.to_str().unwrap(), "--quiet"]
+    )
+    .status
+    .success());
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rules]]\nname = \"typo\"\ncondition = \"signal.pionts > 3 &&\"\n",
+    )
+    .unwrap();
+    let o = cspguard(
+        &data,
+        &["--config", bad.to_str().unwrap(), "rules", "check"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("rule \"typo\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let good = tmp.path().join("cspguard.toml");
+    std::fs::write(
+        &good,
+        r#"
+[[rules]]
+name = "gpu-on-new-customer"
+condition = 'signal.detector == "usage.new_expensive_meter" && customer.new'
+points = 40
+
+[[suppress]]
+detector = "payment."
+from = 2020-01-01T00:00:00Z
+to = 2030-01-01T00:00:00Z
+reason = "billing feed under review"
+"#,
+    )
+    .unwrap();
+    let cfg = good.to_str().unwrap();
+    let o = cspguard(&data, &["--config", cfg, "rules", "check"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let labels = book.join("labels.json");
+    let b = json(&cspguard(
+        &data,
+        &[
+            "--config",
+            cfg,
+            "rules",
+            "backtest",
+            "--from",
+            "2026-08-01",
+            "--to",
+            "2026-09-30",
+            "--labels",
+            labels.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let row = |name: &str| {
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing in {b}"))
+    };
+    let card = row("payment.card_testing");
+    assert_eq!(
+        (card["signals"].as_u64(), card["alerts"].as_u64()),
+        (Some(0), Some(0)),
+        "suppressed: {card}"
+    );
+    assert!(card["suppressed"].as_u64().unwrap() > 0, "{card}");
+    let rule = row("rule.gpu-on-new-customer");
+    assert!(rule["signals"].as_u64().unwrap() > 0, "{rule}");
+    assert_eq!(rule["precision"].as_f64(), Some(1.0), "{rule}");
+    // The backtest wrote nothing: the stored alerts are untouched (none, as no scan ran).
+    assert_eq!(
+        json(&cspguard(&data, &["alerts", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}

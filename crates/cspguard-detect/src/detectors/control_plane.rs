@@ -127,7 +127,10 @@ pub fn on_operation(
         let (class, vcpus) = catalog::vm_size(size);
         let count = op.capacity.unwrap_or(1).clamp(1, 10_000);
         let region = op.region.as_deref().map(str::to_ascii_lowercase);
-        let new_region = warm && region.as_deref().is_some_and(|r| !st.regions.contains(r));
+        let new_region = warm
+            && region
+                .as_deref()
+                .is_some_and(|r| !st.regions.contains(r) && !cfg.allow.region(r));
         // A failed attempt (quota exceeded, say) is evidence of intent but deploys nothing.
         if !failed {
             let hourly = catalog::estimated_hourly_usd(size) * Decimal::from(count);
@@ -136,6 +139,7 @@ pub fn on_operation(
                 !size.is_empty() && !st.control.sizes.contains(&size.to_ascii_lowercase());
             if class.is_expensive()
                 && first_size
+                && !cfg.allow.size(size)
                 && (warm || risky.is_some() || st.is_new_customer(op.at, cfg))
             {
                 // Weighed by what it would burn: a pair of small GPUs is an experiment, dozens of A100s are not.

@@ -149,7 +149,9 @@ pub fn on_sign_in(
             );
         }
         user.failures.clear();
-        if let Some(c) = &country {
+        let allowed = country.as_deref().is_some_and(|c| cfg.allow.country(c))
+            || s.ip_address.as_deref().is_some_and(|ip| cfg.allow.ip(ip));
+        if let Some(c) = country.as_ref().filter(|_| !allowed) {
             let new_for_user = warm && !user.countries.contains(c);
             let new_for_tenant = tenant_warm && !id.countries.contains(c);
             if new_for_user || new_for_tenant {
@@ -189,7 +191,7 @@ pub fn on_sign_in(
         ) {
             let hours = ((s.at - prev.at).num_seconds().max(60) as f64) / 3600.0;
             let speed = km / hours;
-            if km > 500.0 && speed > cfg.impossible_travel_kmh && s.at >= prev.at {
+            if km > 500.0 && speed > cfg.impossible_travel_kmh && s.at >= prev.at && !allowed {
                 signals.push(
                     base(
                         "identity.impossible_travel",

@@ -154,7 +154,7 @@ pub fn on_usage(
     }
 
     // Regions: new ones are collected per day; one is a note, several on one day are a spread.
-    if !region.is_empty() && !st.regions.contains(region.as_ref()) {
+    if !region.is_empty() && !st.regions.contains(region.as_ref()) && !cfg.allow.region(&region) {
         if !warm {
             st.learn_region(&region);
         } else {
