@@ -1,4 +1,4 @@
-//! Development runner: scores every `DATA/<subset>/<file>.csv` into `OUT/<subset>/<file>.csv`.
+//! Development runner (fast to rebuild while tuning; `bench/nab.sh` runs the real CLI): scores every `DATA/<subset>/<file>.csv` into `OUT/<subset>/<file>.csv`.
 //! The configuration is `Config::default()` merged with the JSON in `CSPG_CFG`, if set.
 //! Usage: cargo run --release -p cspguard-anomaly --example nab_dev -- DATA OUT
 use cspguard_anomaly::{Config, SeriesDetector};
@@ -15,9 +15,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn ts(s: &str) -> i64 {
-    let b = s.as_bytes();
     let n = |a: usize, z: usize| s[a..z].parse::<i64>().unwrap();
-    let _ = b;
     days_from_civil(n(0, 4), n(5, 7), n(8, 10)) * 86_400
         + n(11, 13) * 3600
         + n(14, 16) * 60

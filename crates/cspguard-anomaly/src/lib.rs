@@ -240,7 +240,8 @@ pub struct SeriesDetector {
     cfg: Config,
     /// Finite points learnt from (including filled ones).
     n: u64,
-    /// Last timestamp seen (valid when `n > 0`).
+    /// First and last timestamps seen (valid when `n > 0`).
+    first_ts: i64,
     last_ts: i64,
     /// The last `MAX_WINDOW` values, a ring indexed by `n`.
     values: [f64; MAX_WINDOW],
@@ -267,6 +268,7 @@ impl SeriesDetector {
         let words = 1usize << (cfg.table_bits.clamp(6, 24) - 6);
         SeriesDetector {
             n: 0,
+            first_ts: 0,
             last_ts: 0,
             values: [0.0; MAX_WINDOW],
             lo: 0.0,
@@ -289,7 +291,7 @@ impl SeriesDetector {
     }
 
     /// Bytes this detector holds: the struct itself plus its heap parts (the configuration's lists, the table, the
-    /// per-scale and per-extreme state). With [`Config::default`] about 4.5 KiB, with [`Config::compact`] about 0.8 KiB.
+    /// per-scale and per-extreme state). With [`Config::default`] 4,744 bytes (a 4 KiB table), with [`Config::compact`] 1,080 bytes (a 512-byte table).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.seen.len() * 8
@@ -327,6 +329,9 @@ impl SeriesDetector {
         let pos = (self.n as usize) % MAX_WINDOW;
         self.values[pos] = value;
         self.n += 1;
+        if first {
+            self.first_ts = timestamp;
+        }
         self.last_ts = timestamp;
         let scored = self.n > cfg.warmup;
         let mut surprise: f64 = 0.0;
@@ -388,7 +393,10 @@ impl SeriesDetector {
                 };
                 h = mix(h, l + 0x1_0000);
             }
+            // A phase context is expected to be new during the first pass through its period.
+            let mut informative = true;
             if s.phase_buckets > 0 && s.period_s > 0 {
+                informative = timestamp.saturating_sub(self.first_ts) >= s.period_s;
                 let ph = (timestamp.rem_euclid(s.period_s) as i128 * s.phase_buckets as i128
                     / s.period_s as i128) as u64;
                 h = mix(h, ph + 0x2_0000);
@@ -398,7 +406,7 @@ impl SeriesDetector {
             let novel = self.seen[word] & bit == 0;
             self.seen[word] |= bit;
             let rate = &mut self.rates[si];
-            if novel {
+            if novel && informative {
                 surprise = surprise.max(-rate.max(1e-5).ln());
             }
             *rate += rate_alpha * (f64::from(u8::from(novel)) - *rate);

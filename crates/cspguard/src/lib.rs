@@ -4,10 +4,12 @@
 //! - [`cli`]: the command-line interface (clap);
 //! - [`import`]: files -> importers -> event store, with progress, rejects files and the import summary;
 //! - [`rejects`]: where rejected records go;
-//! - [`demo`]: the one-command tour on a simulated partner book.
+//! - [`demo`]: the one-command tour on a simulated partner book;
+//! - [`detect_series`]: `detect series`, the streaming anomaly scorer over one CSV series.
 
 pub mod cli;
 pub mod demo;
+pub mod detect_series;
 pub mod import;
 pub mod rejects;
 

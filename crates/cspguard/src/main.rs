@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use clap::Parser;
-use cspguard::cli::{Cli, Command, GlobalArgs, ImportArgs, SimulateArgs, StatsArgs};
-use cspguard::{demo, exit, import, open_store};
+use cspguard::cli::{Cli, Command, DetectCommand, GlobalArgs, ImportArgs, SimulateArgs, StatsArgs};
+use cspguard::{demo, detect_series, exit, import, open_store};
 use std::io::IsTerminal;
 
 /// mimalloc instead of the system allocator: events are allocated on the parser's thread and freed on the writer's,
@@ -47,6 +47,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Simulate(args) => run_simulate(args),
         Command::Demo(args) => demo::run(&cli.global, &args).await,
         Command::Stats(args) => run_stats(&cli.global, args).await,
+        Command::Detect { command } => match command {
+            DetectCommand::Series(args) => detect_series::run(&args),
+        },
     }
 }
 
