@@ -18,9 +18,11 @@
 //!    contexts says a lot when it does. So each scale keeps an exponentially weighted novelty rate `r`, and a novel
 //!    context is worth a surprise of `-ln r` nats (its information content). The point's surprise is the largest one
 //!    over the scales: one strongly unexpected view is enough.
-//! 2. **New extremes** (NAB's winning detectors all have a variant of this). A value, or an exponentially smoothed
-//!    level of the series, that leaves the range seen so far by more than `extreme_tol` of that range is worth a fixed
-//!    surprise ([`Extreme::nats`]). The smoothed levels catch level shifts of noisy series that no single value shows.
+//! 2. **New extremes** (NAB's best detectors all have a variant of this). A value, an exponentially smoothed level of
+//!    the series, or a smoothed size of its steps (its noise level), that leaves the range seen so far by more than
+//!    `extreme_tol` of that range is worth a fixed surprise ([`Extreme::nats`]). Smoothed levels catch level shifts of
+//!    noisy series that no single value shows; the smoothed step size catches a series that becomes unusually jumpy.
+//!    A level's range starts once it has settled (about `1/alpha` points).
 //!
 //! The surprise `s` (nats) becomes a score `1 - exp(-s / surprise_scale)`. Then a **refractory** step: a score that
 //! does not beat the recent peak (decaying by `peak_decay` per point) is multiplied by `peak_damp`, so an incident
@@ -84,7 +86,7 @@ impl Default for Scale {
     }
 }
 
-/// A level of the series whose new extremes are surprising.
+/// A level of the series (or of its step size) whose new extremes are surprising.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extreme {
@@ -92,6 +94,10 @@ pub struct Extreme {
     pub alpha: f64,
     /// Surprise (nats) of a new extreme.
     pub nats: f64,
+    /// Track the absolute step between consecutive values (the noise level) instead of the value; its range starts
+    /// at 0, so only a rise is a new extreme.
+    #[serde(default)]
+    pub steps: bool,
 }
 
 /// How the points missing from an irregular series are fed (see [`Config::cadence_s`]).
@@ -175,10 +181,17 @@ impl Default for Config {
                 Extreme {
                     alpha: 1.0,
                     nats: 15.0,
+                    steps: false,
                 },
                 Extreme {
                     alpha: 0.1,
                     nats: 10.0,
+                    steps: false,
+                },
+                Extreme {
+                    alpha: 0.02,
+                    nats: 8.0,
+                    steps: true,
                 },
             ],
             extreme_tol: 0.05,
@@ -291,7 +304,7 @@ impl SeriesDetector {
     }
 
     /// Bytes this detector holds: the struct itself plus its heap parts (the configuration's lists, the table, the
-    /// per-scale and per-extreme state). With [`Config::default`] 4,744 bytes (a 4 KiB table), with [`Config::compact`] 1,080 bytes (a 512-byte table).
+    /// per-scale and per-extreme state). With [`Config::default`] 4,808 bytes (a 4 KiB table), with [`Config::compact`] 1,144 bytes (a 512-byte table).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.seen.len() * 8
@@ -338,15 +351,31 @@ impl SeriesDetector {
 
         // New extremes of the value and of its smoothed levels.
         for (ex, lv) in cfg.extremes.iter().zip(self.levels.iter_mut()) {
-            if first {
+            let x = if !ex.steps {
+                value
+            } else if first {
+                continue;
+            } else {
+                (value - self.values[(pos + MAX_WINDOW - 1) % MAX_WINDOW]).abs()
+            };
+            let alpha = ex.alpha.clamp(1e-6, 1.0);
+            // The level starts at its first input; its range counts once it has settled (about 1/alpha inputs).
+            let inputs = if ex.steps { self.n - 1 } else { self.n };
+            if inputs == 1 {
+                lv.value = x;
+            } else {
+                lv.value += alpha * (x - lv.value);
+            }
+            if (inputs as f64) * alpha <= 1.0 {
                 *lv = Level {
-                    value,
-                    lo: value,
-                    hi: value,
+                    value: lv.value,
+                    // A step size is never below 0: its range is measured from 0, so only a rise of the series'
+                    // noise level is new (a series going still is common: nights, idle periods).
+                    lo: if ex.steps { 0.0 } else { lv.value },
+                    hi: lv.value,
                 };
                 continue;
             }
-            lv.value += ex.alpha.clamp(0.0, 1.0) * (value - lv.value);
             let tol = cfg.extreme_tol * (lv.hi - lv.lo);
             if scored && (lv.value > lv.hi + tol || lv.value < lv.lo - tol) {
                 surprise = surprise.max(ex.nats);
@@ -374,17 +403,20 @@ impl SeriesDetector {
             let q = s.levels as f64 * inv;
             let top = s.levels.max(1) as i64 - 1;
             let mut h = mix(0x517C_C1B7_2722_0A95, si as u64);
-            let mut prev = value;
-            let mut moves = 0.0;
-            for k in 0..w {
-                let v = self.values[(pos + MAX_WINDOW - k) % MAX_WINDOW];
-                if s.levels > 0 {
+            if s.levels > 0 {
+                for k in 0..w {
+                    let v = self.values[(pos + MAX_WINDOW - k) % MAX_WINDOW];
                     h = mix(h, (((v - self.lo) * q) as i64).clamp(0, top) as u64);
                 }
-                moves += (v - prev).abs();
-                prev = v;
             }
             if s.volatility_levels > 0 {
+                let mut prev = value;
+                let mut moves = 0.0;
+                for k in 1..w {
+                    let v = self.values[(pos + MAX_WINDOW - k) % MAX_WINDOW];
+                    moves += (v - prev).abs();
+                    prev = v;
+                }
                 let r = moves * inv / w as f64;
                 let l = if r > 0.0 {
                     ((r.ln() + 9.0).max(0.0) * s.volatility_levels as f64 / 9.0) as u64 + 1
@@ -397,8 +429,14 @@ impl SeriesDetector {
             let mut informative = true;
             if s.phase_buckets > 0 && s.period_s > 0 {
                 informative = timestamp.saturating_sub(self.first_ts) >= s.period_s;
-                let ph = (timestamp.rem_euclid(s.period_s) as i128 * s.phase_buckets as i128
-                    / s.period_s as i128) as u64;
+                let into = timestamp.rem_euclid(s.period_s);
+                let buckets = i64::from(s.phase_buckets);
+                let ph = match into.checked_mul(buckets) {
+                    Some(x) => x / s.period_s,
+                    None => {
+                        (i128::from(into) * i128::from(buckets) / i128::from(s.period_s)) as i64
+                    }
+                } as u64;
                 h = mix(h, ph + 0x2_0000);
             }
             let idx = (h >> 20) & mask;
