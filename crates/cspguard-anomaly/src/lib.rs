@@ -33,8 +33,8 @@
 //! # Why this shape
 //! It needs no model of the series' distribution (costs, latencies, counters and temperatures all work without
 //! transformation), it is exact and deterministic (integer hashing, no randomness), it learns in one pass with O(1)
-//! work per point (about 100 ns), and its state is small and fixed. On the Numenta Anomaly Benchmark's DEV split it
-//! scores in the range of the best published streaming detectors (see `bench/nab.sh`).
+//! work per point (5 to 9 million points/s on one core), and its state is small and fixed. On the Numenta Anomaly
+//! Benchmark's DEV split it scores in the range of the best published streaming detectors (see `bench/nab.sh`).
 //!
 //! # Weak at
 //! - Slow drifts that stay inside the range seen so far and keep the series' shape: nothing is novel.
@@ -52,6 +52,22 @@
 //! reports what one detector holds.
 //!
 //! Bad values (NaN, ±inf) return a score of 0 and leave the state untouched.
+//!
+//! # Example
+//! ```
+//! use cspguard_anomaly::{Config, SeriesDetector};
+//!
+//! // One detector per (subscription, meter category, region): daily cost, missing days are 0.
+//! let mut d = SeriesDetector::new(Config::compact());
+//! for day in 0..60 {
+//!     let score = d.score(day * 86_400, 100.0 + (day % 7) as f64);
+//!     assert!((0.0..=1.0).contains(&score));
+//! }
+//! // Checkpoint (e.g. into a key-value store) and resume later.
+//! let saved = serde_json::to_string(&d).unwrap();
+//! let mut d: SeriesDetector = serde_json::from_str(&saved).unwrap();
+//! assert!(d.score(60 * 86_400, 5_000.0) > 0.8, "a 50x cost day");
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -248,7 +264,10 @@ struct Level {
 }
 
 /// The streaming scorer of one series. See the crate documentation for the algorithm.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Deserialising checks that the state fits its configuration (table size, one rate per scale, one level per extreme,
+/// finite numbers), so a damaged checkpoint is an error, not a panic later.
+#[derive(Debug, Clone, Serialize)]
 pub struct SeriesDetector {
     cfg: Config,
     /// Finite points learnt from (including filled ones).
@@ -271,6 +290,70 @@ pub struct SeriesDetector {
     peak: f64,
 }
 
+/// The serialised form, checked before it becomes a [`SeriesDetector`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    cfg: Config,
+    n: u64,
+    first_ts: i64,
+    last_ts: i64,
+    values: [f64; MAX_WINDOW],
+    lo: f64,
+    hi: f64,
+    seen: Vec<u64>,
+    rates: Vec<f64>,
+    levels: Vec<Level>,
+    peak: f64,
+}
+
+impl<'de> Deserialize<'de> for SeriesDetector {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Stored::deserialize(d)?;
+        let fail = |what: &str| {
+            Err(serde::de::Error::custom(format!(
+                "inconsistent detector state: {what}"
+            )))
+        };
+        if s.seen.len() != table_words(s.cfg.table_bits) {
+            return fail("table size does not match table_bits");
+        }
+        if s.rates.len() != s.cfg.scales.len() || s.levels.len() != s.cfg.extremes.len() {
+            return fail("one rate per scale and one level per extreme expected");
+        }
+        let finite = s
+            .values
+            .iter()
+            .chain(&s.rates)
+            .chain([&s.lo, &s.hi, &s.peak])
+            .all(|x| x.is_finite())
+            && s.levels
+                .iter()
+                .all(|l| l.value.is_finite() && l.lo.is_finite() && l.hi.is_finite());
+        if !finite {
+            return fail("non-finite number");
+        }
+        Ok(SeriesDetector {
+            cfg: s.cfg,
+            n: s.n,
+            first_ts: s.first_ts,
+            last_ts: s.last_ts,
+            values: s.values,
+            lo: s.lo,
+            hi: s.hi,
+            seen: s.seen,
+            rates: s.rates,
+            levels: s.levels,
+            peak: s.peak,
+        })
+    }
+}
+
+/// 64-bit words of a table of `2^table_bits` bits (table_bits clamped to 6..=24).
+fn table_words(table_bits: u32) -> usize {
+    1usize << (table_bits.clamp(6, 24) - 6)
+}
+
 #[inline]
 fn mix(h: u64, x: u64) -> u64 {
     (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
@@ -278,7 +361,7 @@ fn mix(h: u64, x: u64) -> u64 {
 
 impl SeriesDetector {
     pub fn new(cfg: Config) -> Self {
-        let words = 1usize << (cfg.table_bits.clamp(6, 24) - 6);
+        let words = table_words(cfg.table_bits);
         SeriesDetector {
             n: 0,
             first_ts: 0,
@@ -304,7 +387,8 @@ impl SeriesDetector {
     }
 
     /// Bytes this detector holds: the struct itself plus its heap parts (the configuration's lists, the table, the
-    /// per-scale and per-extreme state). With [`Config::default`] 4,808 bytes (a 4 KiB table), with [`Config::compact`] 1,144 bytes (a 512-byte table).
+    /// per-scale and per-extreme state). With [`Config::default`] 4,808 bytes (a 4 KiB table); with
+    /// [`Config::compact`] 1,144 bytes (a 512-byte table).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.seen.len() * 8
@@ -322,8 +406,8 @@ impl SeriesDetector {
         }
         let cadence = self.cfg.cadence_s;
         if cadence > 0 && self.n > 0 && timestamp > self.last_ts {
-            let missing =
-                ((timestamp - self.last_ts) / cadence - 1).clamp(0, self.cfg.max_fill as i64);
+            let missing = (timestamp.saturating_sub(self.last_ts) / cadence - 1)
+                .clamp(0, i64::from(self.cfg.max_fill));
             let fill = match self.cfg.gap_fill {
                 GapFill::Zero => 0.0,
                 GapFill::Hold => self.values[((self.n - 1) as usize) % MAX_WINDOW],

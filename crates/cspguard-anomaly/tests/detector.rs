@@ -70,6 +70,33 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_scores() {
 }
 
 #[test]
+fn a_damaged_checkpoint_is_an_error_not_a_panic() {
+    let mut d = SeriesDetector::new(Config::default());
+    for &(t, v) in &seasonal(500, 1) {
+        d.score(t, v);
+    }
+    let good: serde_json::Value = serde_json::to_value(&d).unwrap();
+    for (field, bad) in [
+        ("seen", serde_json::json!([1, 2, 3])),
+        ("rates", serde_json::json!([0.5])),
+        ("levels", serde_json::json!([])),
+        ("peak", serde_json::Value::Null),
+    ] {
+        let mut v = good.clone();
+        v[field] = bad;
+        let err = serde_json::from_value::<SeriesDetector>(v).unwrap_err();
+        assert!(!err.to_string().is_empty(), "{field}");
+    }
+    let mut v = good.clone();
+    v["cfg"]["table_bits"] = serde_json::json!(10);
+    let err = serde_json::from_value::<SeriesDetector>(v)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("table size"), "{err}");
+    serde_json::from_value::<SeriesDetector>(good).unwrap();
+}
+
+#[test]
 fn bad_values_do_not_panic_or_poison_the_state() {
     let pts = seasonal(3_000, 3);
     let clean = run(&Config::default(), &pts);
