@@ -12,8 +12,8 @@
 //! 1. **Context novelty** (in the spirit of HTM's sequence memory and of the contextual detector CAD-OSE). Each point is
 //!    described by a few discrete *contexts*, one per [`Scale`]: the last `window` values quantised into `levels` bins
 //!    of the value range seen so far, optionally with the phase of the point in a period (hour of day, day of week) and
-//!    the quantised log of the recent mean absolute step (how jumpy the series is). Every context ever seen is a bit in
-//!    one fixed-size hashed bitset (a Bloom-like table of `2^table_bits` bits). A context never seen before is
+//!    the quantised log of the recent mean absolute step (how jumpy the series is). Every context ever seen sets two bits
+//!    of one fixed-size table of `2^table_bits` bits (a Bloom filter with two hash positions). A context never seen before is
 //!    *novel*. A scale whose contexts are novel all the time (noise) says little; one that has stopped producing new
 //!    contexts says a lot when it does. So each scale keeps an exponentially weighted novelty rate `r`, and a novel
 //!    context is worth a surprise of `-ln r` nats (its information content). The point's surprise is the largest one
@@ -523,10 +523,14 @@ impl SeriesDetector {
                 } as u64;
                 h = mix(h, ph + 0x2_0000);
             }
-            let idx = (h >> 20) & mask;
-            let (word, bit) = ((idx >> 6) as usize, 1u64 << (idx & 63));
-            let novel = self.seen[word] & bit == 0;
-            self.seen[word] |= bit;
+            // Two bit positions per context (a Bloom filter with k = 2): a new context is taken for a seen one only
+            // if both of its bits were set by others.
+            let (i1, i2) = ((h >> 20) & mask, h.rotate_right(40) & mask);
+            let (w1, b1) = ((i1 >> 6) as usize, 1u64 << (i1 & 63));
+            let (w2, b2) = ((i2 >> 6) as usize, 1u64 << (i2 & 63));
+            let novel = (self.seen[w1] & b1 == 0) | (self.seen[w2] & b2 == 0);
+            self.seen[w1] |= b1;
+            self.seen[w2] |= b2;
             let rate = &mut self.rates[si];
             if novel && informative {
                 surprise = surprise.max(-rate.max(1e-5).ln());
