@@ -288,6 +288,10 @@ pub struct SeriesDetector {
     levels: Vec<Level>,
     /// Recent peak score (refractory step).
     peak: f64,
+    /// The relative step sizes where the volatility bins start, scale after scale (derived from the configuration:
+    /// not serialised, rebuilt on deserialisation).
+    #[serde(skip)]
+    volatility_edges: Vec<f64>,
 }
 
 /// The serialised form, checked before it becomes a [`SeriesDetector`].
@@ -334,7 +338,6 @@ impl<'de> Deserialize<'de> for SeriesDetector {
             return fail("non-finite number");
         }
         Ok(SeriesDetector {
-            cfg: s.cfg,
             n: s.n,
             first_ts: s.first_ts,
             last_ts: s.last_ts,
@@ -345,8 +348,28 @@ impl<'de> Deserialize<'de> for SeriesDetector {
             rates: s.rates,
             levels: s.levels,
             peak: s.peak,
+            volatility_edges: volatility_edges(&s.cfg),
+            cfg: s.cfg,
         })
     }
+}
+
+/// Bin `l` (1-based) of a volatility scale with `V` bins holds relative step sizes `r` with
+/// `floor((ln r + 9) * V / 9) + 1 == l`: the edges are `exp(9 k / V - 9)` for `k = 1..=V`. Comparing with them is the
+/// same binning as taking the logarithm, without a logarithm per point.
+fn volatility_edges(cfg: &Config) -> Vec<f64> {
+    cfg.scales
+        .iter()
+        .flat_map(|s| {
+            let v = volatility_bins(s);
+            (1..=v).map(move |k| (9.0 * f64::from(k) / f64::from(v) - 9.0).exp())
+        })
+        .collect()
+}
+
+/// Volatility bins of a scale (at most 64).
+fn volatility_bins(s: &Scale) -> u32 {
+    s.volatility_levels.min(64)
 }
 
 /// 64-bit words of a table of `2^table_bits` bits (table_bits clamped to 6..=24).
@@ -373,6 +396,7 @@ impl SeriesDetector {
             rates: vec![0.5; cfg.scales.len()],
             levels: vec![Level::default(); cfg.extremes.len()],
             peak: 0.0,
+            volatility_edges: volatility_edges(&cfg),
             cfg,
         }
     }
@@ -387,8 +411,8 @@ impl SeriesDetector {
     }
 
     /// Bytes this detector holds: the struct itself plus its heap parts (the configuration's lists, the table, the
-    /// per-scale and per-extreme state). With [`Config::default`] 4,808 bytes (a 4 KiB table); with
-    /// [`Config::compact`] 1,144 bytes (a 512-byte table).
+    /// per-scale and per-extreme state, the volatility bin edges). With [`Config::default`] 4,896 bytes (a 4 KiB table); with
+    /// [`Config::compact`] 1,168 bytes (a 512-byte table).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.seen.len() * 8
@@ -396,6 +420,7 @@ impl SeriesDetector {
             + self.levels.len() * std::mem::size_of::<Level>()
             + self.cfg.scales.len() * std::mem::size_of::<Scale>()
             + self.cfg.extremes.len() * std::mem::size_of::<Extreme>()
+            + self.volatility_edges.len() * 8
     }
 
     /// Scores one point (timestamp in unix seconds) from it and the points before it. Returns a score in `[0, 1]`;
@@ -479,7 +504,10 @@ impl SeriesDetector {
         let inv = if range > 0.0 { 1.0 / range } else { 0.0 };
         let mask = (self.seen.len() as u64 * 64) - 1;
         let rate_alpha = cfg.rate_alpha.max(1.0 / self.n as f64);
+        let mut edges_end = 0;
         for (si, s) in cfg.scales.iter().enumerate() {
+            let edges_start = edges_end;
+            edges_end += volatility_bins(s) as usize;
             let w = s.window.clamp(1, MAX_WINDOW);
             if (self.n as usize) < w {
                 continue;
@@ -503,7 +531,8 @@ impl SeriesDetector {
                 }
                 let r = moves * inv / w as f64;
                 let l = if r > 0.0 {
-                    ((r.ln() + 9.0).max(0.0) * s.volatility_levels as f64 / 9.0) as u64 + 1
+                    let edges = &self.volatility_edges[edges_start..edges_end];
+                    1 + edges.iter().take_while(|&&e| r >= e).count() as u64
                 } else {
                     0
                 };
