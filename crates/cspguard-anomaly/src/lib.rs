@@ -411,8 +411,8 @@ impl SeriesDetector {
     }
 
     /// Bytes this detector holds: the struct itself plus its heap parts (the configuration's lists, the table, the
-    /// per-scale and per-extreme state, the volatility bin edges). With [`Config::default`] 4,896 bytes (a 4 KiB table); with
-    /// [`Config::compact`] 1,168 bytes (a 512-byte table).
+    /// per-scale and per-extreme state, the volatility bin edges). With [`Config::default`] 4,896 bytes (a 4 KiB
+    /// table); with [`Config::compact`] 1,168 bytes (a 512-byte table).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.seen.len() * 8
