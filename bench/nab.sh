@@ -53,7 +53,8 @@ print(f"| {'detector':<25} | {'standard':>8} | {'low FP':>8} | {'low FN':>8} |")
 print(f"|{'-' * 27}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
 for name, s in rows:
     mark = "**" if name.startswith("cspguard") else ""
-    print(f"| {mark + name + mark:<25} | {s['standard']:8.2f} | {s['reward_low_FP_rate']:8.2f} | {s['reward_low_FN_rate']:8.2f} |")
+    cells = " | ".join(f"{s[p]:8.2f}" for p in profiles)
+    print(f"| {mark + name + mark:<25} | {cells} |")
 st = ours["standard"]
 print(f"cspguard standard profile: {st['windows_detected']}/{st['windows_total']} windows detected, "
       f"{st['fp']} false-positive rows, threshold {st['threshold']:.4f}")

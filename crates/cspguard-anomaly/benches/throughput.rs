@@ -39,7 +39,8 @@ fn main() {
     }
     let bytes = SeriesDetector::new(Config::default()).state_bytes();
     println!(
-        "scorer: {n} points in {:.3} s = {:.2} million points/s on one thread (state {bytes} bytes; checksum {checksum:.3})",
+        "scorer: {n} points in {:.3} s = {:.2} million points/s on one thread \
+         (state {bytes} bytes; checksum {checksum:.3})",
         best,
         n as f64 / best / 1e6
     );

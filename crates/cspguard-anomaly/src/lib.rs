@@ -9,15 +9,15 @@
 //! # What it models
 //! "Normal" is *what this series has already done*. Two families of evidence say a point is not:
 //!
-//! 1. **Context novelty** (in the spirit of HTM's sequence memory and of the contextual detector CAD-OSE). Each point is
-//!    described by a few discrete *contexts*, one per [`Scale`]: the last `window` values quantised into `levels` bins
-//!    of the value range seen so far, optionally with the phase of the point in a period (hour of day, day of week) and
-//!    the quantised log of the recent mean absolute step (how jumpy the series is). Every context ever seen sets two bits
-//!    of one fixed-size table of `2^table_bits` bits (a Bloom filter with two hash positions). A context never seen before is
-//!    *novel*. A scale whose contexts are novel all the time (noise) says little; one that has stopped producing new
-//!    contexts says a lot when it does. So each scale keeps an exponentially weighted novelty rate `r`, and a novel
-//!    context is worth a surprise of `-ln r` nats (its information content). The point's surprise is the largest one
-//!    over the scales: one strongly unexpected view is enough.
+//! 1. **Context novelty** (in the spirit of HTM's sequence memory and of the contextual detector CAD-OSE). Each point
+//!    is described by a few discrete *contexts*, one per [`Scale`]: the last `window` values quantised into `levels`
+//!    bins of the value range seen so far, optionally with the phase of the point in a period (hour of day, day of
+//!    week) and the quantised log of the recent mean absolute step (how jumpy the series is). Every context ever seen
+//!    sets two bits of one fixed-size table of `2^table_bits` bits (a Bloom filter with two hash positions). A context
+//!    never seen before is *novel*. A scale whose contexts are novel all the time (noise) says little; one that has
+//!    stopped producing new contexts says a lot when it does. So each scale keeps an exponentially weighted novelty
+//!    rate `r`, and a novel context is worth a surprise of `-ln r` nats (its information content). The point's
+//!    surprise is the largest one over the scales: one strongly unexpected view is enough.
 //! 2. **New extremes** (NAB's best detectors all have a variant of this). A value, an exponentially smoothed level of
 //!    the series, or a smoothed size of its steps (its noise level), that leaves the range seen so far by more than
 //!    `extreme_tol` of that range is worth a fixed surprise ([`Extreme::nats`]). Smoothed levels catch level shifts of

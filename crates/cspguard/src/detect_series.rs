@@ -179,7 +179,10 @@ fn write_field(w: &mut impl Write, field: &str) -> std::io::Result<()> {
 
 fn parse_row(ts: &str, value: &str) -> Result<(i64, f64), String> {
     let ts = parse_timestamp(ts).ok_or_else(|| {
-        format!("timestamp {ts:?} is not a date-time (expected e.g. 2014-04-01 00:00:00, RFC 3339, a date or unix seconds)")
+        format!(
+            "timestamp {ts:?} is not a date-time \
+             (expected e.g. 2014-04-01 00:00:00, RFC 3339, a date or unix seconds)"
+        )
     })?;
     match value.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok((ts, v)),
