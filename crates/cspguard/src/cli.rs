@@ -93,6 +93,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Anomaly detection.
+    Detect {
+        #[command(subcommand)]
+        command: DetectCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +170,29 @@ pub struct EvalArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DetectCommand {
+    /// Score one numeric series (CSV `timestamp,value`, e.g. a Numenta Anomaly Benchmark file) with the streaming
+    /// anomaly scorer: writes `timestamp,value,anomaly_score`, one row per input row, each score from that row and the
+    /// rows before it.
+    ///
+    /// A malformed row (bad timestamp or value, missing field) is kept with a score of 0, is not learnt from, and is
+    /// reported with its line. Exit status: 0 every row scored, 3 some rows malformed (the output is complete), 2 the
+    /// input is unusable (unreadable, empty, no `timestamp` and `value` columns), 1 other failures.
+    Series(DetectSeriesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DetectSeriesArgs {
+    /// CSV with a header naming `timestamp` and `value` columns (others are ignored). Timestamps: `2014-04-01 00:00:00`,
+    /// ISO 8601 / RFC 3339, a date, or unix seconds.
+    #[arg(long, short)]
+    pub input: PathBuf,
+    /// Where to write `timestamp,value,anomaly_score` (timestamps and values copied verbatim).
+    #[arg(long, short)]
+    pub output: PathBuf,
 }
 
 /// Which importer to use.

@@ -8,7 +8,8 @@
 //! - [`eval`]: alerts scored against a simulated book's labels;
 //! - [`settings`]: the settings file, `cspguard.toml`;
 //! - [`rules`]: `rules check` and `rules backtest`;
-//! - [`demo`]: the one-command tour on a simulated partner book.
+//! - [`demo`]: the one-command tour on a simulated partner book;
+//! - [`detect_series`]: `detect series`, the streaming anomaly scorer over one CSV series.
 
 /// Writes to standard output; when the reader has gone away (`cspguard alerts | head`), exits quietly instead of
 /// panicking as `print!` does.
@@ -40,6 +41,7 @@ macro_rules! outln {
 pub mod cli;
 pub mod demo;
 pub mod detect;
+pub mod detect_series;
 pub mod eval;
 pub mod import;
 pub mod rejects;

@@ -4,10 +4,10 @@
 use anyhow::Context;
 use clap::Parser;
 use cspguard::cli::{
-    AlertsArgs, Cli, Command, CustomerArgs, EvalArgs, GlobalArgs, ImportArgs, RulesCommand,
-    ScanArgs, SimulateArgs, StatsArgs,
+    AlertsArgs, Cli, Command, CustomerArgs, DetectCommand, EvalArgs, GlobalArgs, ImportArgs,
+    RulesCommand, ScanArgs, SimulateArgs, StatsArgs,
 };
-use cspguard::{demo, detect, eval, exit, import, open_store, rules, settings};
+use cspguard::{demo, detect, detect_series, eval, exit, import, open_store, rules, settings};
 use std::io::IsTerminal;
 
 /// mimalloc instead of the system allocator: events are allocated on the parser's thread and freed on the writer's,
@@ -55,6 +55,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Customer(args) => run_customer(&cli.global, args).await,
         Command::Eval(args) => run_eval(&cli.global, args).await,
         Command::Rules { command } => run_rules(&cli.global, command).await,
+        Command::Detect { command } => match command {
+            DetectCommand::Series(args) => detect_series::run(&args),
+        },
     }
 }
 

@@ -678,3 +678,147 @@ reason = "billing feed under review"
         0
     );
 }
+
+/// A small NAB-format series: five-minute points of a daily cycle, one spike at row `spike`.
+fn nab_series(rows: usize, spike: usize) -> String {
+    let mut s = String::from("timestamp,value\n");
+    for i in 0..rows {
+        let minutes = 5 * i;
+        let (day, hour, minute) = (1 + minutes / 1440, minutes / 60 % 24, minutes % 60);
+        let cycle = (i as f64 / 288.0 * std::f64::consts::TAU).sin();
+        let wobble = ((i * 7919) % 13) as f64 / 13.0;
+        let v = 50.0 + 20.0 * cycle + wobble + if i == spike { 60.0 } else { 0.0 };
+        s.push_str(&format!(
+            "2014-04-{day:02} {hour:02}:{minute:02}:00,{v:.3}\n"
+        ));
+    }
+    s
+}
+
+fn scores(csv_text: &str) -> Vec<(String, String, f64)> {
+    let mut lines = csv_text.lines();
+    assert_eq!(lines.next(), Some("timestamp,value,anomaly_score"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 3, "{l}");
+            (f[0].to_string(), f[1].to_string(), f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn detect_series_scores_every_row_of_a_nab_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input_text = nab_series(2_000, 1_500);
+    let input = tmp.path().join("series.csv");
+    let output = tmp.path().join("scored.csv");
+    std::fs::write(&input, &input_text).unwrap();
+    let o = cspguard(
+        &tmp.path().join("data"),
+        &[
+            "detect",
+            "series",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = scores(&std::fs::read_to_string(&output).unwrap());
+    let inputs: Vec<&str> = input_text.lines().skip(1).collect();
+    assert_eq!(rows.len(), inputs.len());
+    for ((ts, v, s), line) in rows.iter().zip(&inputs) {
+        assert_eq!(
+            format!("{ts},{v}"),
+            *line,
+            "timestamp and value copied verbatim"
+        );
+        assert!((0.0..=1.0).contains(s));
+    }
+    // After the first two days (the first cycle still sets new extremes), only the spike stands out.
+    let spike = rows[1_500].2;
+    let others = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i >= 576 && *i != 1_500)
+        .fold(0.0f64, |m, (_, r)| m.max(r.2));
+    assert!(spike > others, "spike {spike}, others up to {others}");
+    // Same input, same bytes.
+    let again = tmp.path().join("again.csv");
+    cspguard(
+        &tmp.path().join("data"),
+        &[
+            "detect",
+            "series",
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            again.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[test]
+fn detect_series_keeps_malformed_rows_and_rejects_unusable_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = tmp.path().join("bad.csv");
+    let output = tmp.path().join("out.csv");
+    std::fs::write(
+        &input,
+        "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,twelve\nnot a time,3\n2014-04-01 00:15:00,4\n",
+    )
+    .unwrap();
+    let args = [
+        "detect",
+        "series",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let o = cspguard(&data, &args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("bad.csv:3: value \"twelve\" is not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv:4: timestamp \"not a time\""),
+        "{stderr}"
+    );
+    let rows = scores(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(rows.len(), 4, "row count unchanged");
+    assert_eq!((rows[1].1.as_str(), rows[1].2), ("twelve", 0.0));
+
+    std::fs::write(&input, "time,amount\n2014-04-01 00:00:00,1\n").unwrap();
+    let o = cspguard(&data, &args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no `timestamp` column"));
+    let missing = tmp.path().join("missing.csv");
+    let o = cspguard(
+        &data,
+        &[
+            "detect",
+            "series",
+            "-i",
+            missing.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("check the --input path"));
+}
