@@ -302,8 +302,22 @@ fn correlated(inc: &Incident) -> bool {
         && (f.contains(&Family::ControlPlane) || f.contains(&Family::Usage))
 }
 
+/// Detectors that measure the same thing count once (their strongest), not as independent evidence: the spike
+/// detector and the anomaly core both look at the day's spend level.
+fn evidence_group(detector: &str) -> &str {
+    match detector {
+        "usage.spend_spike" | "usage.series_anomaly" => "usage.spend_level",
+        d => d,
+    }
+}
+
 fn incident_score(inc: &Incident) -> u32 {
-    let mut points: Vec<u32> = inc.evidence.values().map(|s| s.points).collect();
+    let mut groups: BTreeMap<&str, u32> = BTreeMap::new();
+    for s in inc.evidence.values() {
+        let g = groups.entry(evidence_group(&s.detector)).or_default();
+        *g = (*g).max(s.points);
+    }
+    let mut points: Vec<u32> = groups.into_values().collect();
     if correlated(inc) {
         points.push(CORRELATION_BONUS);
     }
@@ -432,8 +446,9 @@ fn build_alert(
         explanation: Explanation {
             summary,
             rule: format!(
-                "Incident score {score} >= alert threshold {}: the strongest signal of each detector combined as \
-                 independent evidence (100 x (1 - product of (1 - points/100))){}; evidence from {}.",
+                "Incident score {score} >= alert threshold {}: the strongest signal of each detector (spend spike and \
+                 anomaly core counted once) combined as independent evidence (100 x (1 - product of (1 - points/100))){}; \
+                 evidence from {}.",
                 cfg.alert_threshold,
                 if correlated(inc) {
                     format!(", plus {CORRELATION_BONUS} for identity evidence followed by control-plane or usage anomalies")

@@ -2,6 +2,10 @@
 //! first-seen expensive meters (GPU, HPC), first-seen regions and several new regions in one day, and a new customer
 //! whose spend before its first successful payment passes a limit (or its credit limit).
 //!
+//! Each subscription's daily cost also runs through the streaming anomaly core ([`cspguard_anomaly`], the scorer
+//! `cspguard detect series` uses), judged when the day closes: `usage.series_anomaly` corroborates the spike detector
+//! with a model of the series' own shape (weekly phase, level, noise).
+//!
 //! Usage lines of one day arrive together (a reconciliation file, or a day of unbilled usage), so each day's running
 //! totals are judged as lines arrive and the day is folded into the baseline when the next day begins.
 
@@ -47,14 +51,39 @@ pub struct Sub {
     pub var: f64,
     pub days: u32,
     pub spike_reported_ratio: f64,
+    /// The streaming anomaly core over this subscription's daily cost.
+    pub series: Option<cspguard_anomaly::SeriesDetector>,
 }
+
+/// A closed day the anomaly core found unusual: its score and cost.
+struct ClosedDay {
+    day: NaiveDate,
+    cost: Decimal,
+    score: f64,
+    mean: f64,
+}
+
+/// Score of the anomaly core at which a closed day is unusual.
+const SERIES_SCORE: f64 = 0.6;
 
 /// Weight of the newest day in the baseline: about a month of memory.
 const ALPHA: f64 = 0.07;
 
 impl Sub {
-    fn close_day(&mut self) {
+    fn close_day(&mut self) -> Option<ClosedDay> {
         let x = self.day_cost.to_f64().unwrap_or(0.0).max(0.0);
+        let closed = self.day.map(|day| {
+            let series = self.series.get_or_insert_with(|| {
+                cspguard_anomaly::SeriesDetector::new(cspguard_anomaly::Config::compact())
+            });
+            let ts = crate::state::end_of_day(day).timestamp();
+            ClosedDay {
+                day,
+                cost: self.day_cost,
+                score: series.score(ts, x),
+                mean: self.mean,
+            }
+        });
         if self.days == 0 {
             self.mean = x;
             self.var = 0.0;
@@ -66,6 +95,10 @@ impl Sub {
         self.days += 1;
         self.day_cost = Decimal::ZERO;
         self.spike_reported_ratio = 0.0;
+        if let Some(d) = self.day.as_mut() {
+            *d += chrono::Duration::days(1);
+        }
+        closed
     }
 }
 
@@ -240,11 +273,39 @@ pub fn on_usage(
         Some(d) if u.usage_date > d => {
             // Days without usage count as zero-spend days.
             let gap = (u.usage_date - d).num_days().clamp(1, 60);
-            sub.close_day();
+            let closed = sub.close_day();
             for _ in 1..gap {
                 sub.close_day();
             }
             sub.day = Some(u.usage_date);
+            // Only rises matter here: spend that stops is not money at risk.
+            let min_excess = cfg.spike_min_excess.to_f64().unwrap_or(25.0);
+            if let Some(c) = closed.filter(|c| {
+                let x = c.cost.to_f64().unwrap_or(0.0);
+                c.score >= SERIES_SCORE
+                    && x >= c.mean * cfg.spike_ratio / 2.0
+                    && x - c.mean >= min_excess
+            }) {
+                let points = (c.score * 25.0).round().clamp(15.0, 25.0) as u32;
+                let excess = (c.cost - Decimal::from_f64_retain(c.mean).unwrap_or_default())
+                    .max(Decimal::ZERO);
+                let mut s = base(
+                    "usage.series_anomaly",
+                    points,
+                    format!(
+                        "The anomaly core scored {} of spend on {} at {:.2} against this subscription's own daily series",
+                        money(c.cost),
+                        c.day,
+                        c.score
+                    ),
+                )
+                .feature("day", c.day.to_string())
+                .feature("anomaly_score", (c.score * 1000.0).round() / 1000.0)
+                .feature("observed", c.cost.round_dp(2).to_string())
+                .feature("baseline_mean", (c.mean * 100.0).round() / 100.0);
+                s.observed = Some(money(excess));
+                signals.push(s);
+            }
         }
         None => sub.day = Some(u.usage_date),
         _ => {}
