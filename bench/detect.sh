@@ -20,5 +20,8 @@ echo "== cspguard scan --from-start (SQLite, $d)"
 "$BIN" --data-dir "$d" scan --from-start --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-print(f"scan: {r[\"events\"]} events in {r[\"seconds\"]:.2f} s = {r[\"events_per_second\"]:.0f} events/s end to end; "
-      f"{r[\"alerts_total\"]} alerts; {r[\"checkpoint_bytes\"] // max(r[\"customers_tracked\"], 1)} bytes of state per customer")'
+per = r["checkpoint_bytes"] // max(r["customers_tracked"], 1)
+print("scan: %d events in %.2f s = %.0f events/s end to end; %d alerts; %d bytes of state per customer"
+      % (r["events"], r["seconds"], r["events_per_second"], r["alerts_total"], per))'
+read -r wall rss status < <(python3 bench/measure.py -- "$BIN" --data-dir "$d" scan --from-start)
+echo "scan process: ${wall} s wall, peak RSS $((rss / 1024)) MB for 300 customers (the events of one scan are held in memory to order them)"

@@ -10,6 +10,7 @@ use crate::state::{Output, TenantState};
 use crate::DetectConfig;
 use cspguard_domain::{Envelope, Event, Instant, TenantId};
 use serde::{Deserialize, Serialize};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeSet, HashMap};
 
 /// Everything known about one customer: detector state and risk state.
@@ -46,10 +47,11 @@ pub struct Engine {
     /// Every signal, when a backtest asked for them.
     #[serde(skip)]
     record: Option<Vec<SignalRecord>>,
-    tenants: HashMap<TenantId, Tenant>,
+    // FxHash: keys are GUIDs from the partner's own sources, and lookups run for every event.
+    tenants: FxHashMap<TenantId, Tenant>,
     /// Azure subscription -> customer, and billing subscription -> customer, learned from events that name both.
-    azure_owner: HashMap<String, TenantId>,
-    billing_owner: HashMap<String, TenantId>,
+    azure_owner: FxHashMap<String, TenantId>,
+    billing_owner: FxHashMap<String, TenantId>,
     wakeups: BTreeSet<(Instant, TenantId)>,
     watermark: Option<Instant>,
     /// How far the partner's billing feed (invoices, payments, instruments) reaches. Wake-ups judge the absence of a
@@ -282,7 +284,7 @@ impl Engine {
 }
 
 /// Records an owner once; the lookup comes first because this runs for every usage line and the key is rarely new.
-fn learn(map: &mut HashMap<String, TenantId>, id: &str, tenant: &TenantId) {
+fn learn(map: &mut FxHashMap<String, TenantId>, id: &str, tenant: &TenantId) {
     if map.contains_key(id) || map.contains_key(id.to_ascii_lowercase().as_str()) {
         return;
     }
