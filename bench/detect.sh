@@ -24,4 +24,4 @@ per = r["checkpoint_bytes"] // max(r["customers_tracked"], 1)
 print("scan: %d events in %.2f s = %.0f events/s end to end; %d alerts; %d bytes of state per customer"
       % (r["events"], r["seconds"], r["events_per_second"], r["alerts_total"], per))'
 read -r wall rss status < <(python3 bench/measure.py -- "$BIN" --data-dir "$d" scan --from-start)
-echo "scan process: ${wall} s wall, peak RSS $((rss / 1024)) MB for 300 customers (the events of one scan are held in memory to order them)"
+echo "scan process: ${wall} s wall, peak RSS $((rss / 1024)) MB for 300 customers (events are ordered by an external merge sort in runs of 65,536)"

@@ -9,8 +9,8 @@ use crate::rules::RuleSet;
 use crate::state::{Output, TenantState};
 use crate::DetectConfig;
 use cspguard_domain::{Envelope, Event, Instant, TenantId};
-use serde::{Deserialize, Serialize};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
 /// Everything known about one customer: detector state and risk state.

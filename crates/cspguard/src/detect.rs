@@ -11,15 +11,13 @@ use anyhow::Context;
 use chrono::Utc;
 use cspguard_detect::{Alert, Engine};
 use cspguard_domain::TenantId;
-use cspguard_store::{AlertFilter, AlertRow, Checkpoint, Store, StoredEvent};
+use cspguard_store::{AlertFilter, AlertRow, Checkpoint, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant as WallClock;
 
 /// The checkpoint's name: one detection pipeline per store today.
 pub const PIPELINE: &str = "default";
-/// Events read from the store per query.
-const PAGE: u32 = 50_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
@@ -97,12 +95,13 @@ pub async fn scan(
         store.reset_detection(PIPELINE).await?;
     }
     let (mut engine, last_seq) = load_engine(store, settings).await?;
-    let (events, last_seq) = read_in_time_order(store, last_seq).await?;
     let now = Utc::now();
     let mut changed: Vec<Alert> = Vec::new();
-    for e in &events {
-        engine.process(&e.envelope, now, &mut changed);
-    }
+    let (events, last_seq) =
+        crate::time_order::for_each_in_time_order(store, last_seq, crate::time_order::RUN, |e| {
+            engine.process(&e.envelope, now, &mut changed)
+        })
+        .await?;
     // Several changes to one alert in one scan: the last is the alert.
     let mut latest: BTreeMap<String, Alert> = BTreeMap::new();
     for a in changed {
@@ -131,14 +130,14 @@ pub async fn scan(
         .context("saving the detection checkpoint and alerts")?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(ScanReport {
-        events: events.len() as u64,
+        events,
         alerts_new,
         alerts_updated: rows.len() as u64 - alerts_new,
         alerts_total: existing.len() as u64 + alerts_new,
         customers_tracked: engine.tenants() as u64,
         unattributed: engine.unattributed(),
         seconds,
-        events_per_second: events.len() as f64 / seconds.max(1e-9),
+        events_per_second: events as f64 / seconds.max(1e-9),
         checkpoint_bytes: cp.state.len() as u64,
         last_seq,
     })
@@ -232,20 +231,4 @@ fn truncate(s: &str, n: usize) -> String {
         t.push('~');
         t
     }
-}
-
-/// Every event stored after `after_seq`, ordered by event time (ties by arrival); and the last position read.
-pub async fn read_in_time_order(
-    store: &Store,
-    mut after_seq: i64,
-) -> anyhow::Result<(Vec<StoredEvent>, i64)> {
-    let mut events: Vec<StoredEvent> = Vec::new();
-    loop {
-        let page = store.events_after(after_seq, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after_seq = last.seq;
-        events.extend(page);
-    }
-    events.sort_by_key(|a| (a.envelope.event_time, a.seq));
-    Ok((events, after_seq))
 }

@@ -8,6 +8,7 @@
 //! - [`eval`]: alerts scored against a simulated book's labels;
 //! - [`settings`]: the settings file, `cspguard.toml`;
 //! - [`rules`]: `rules check` and `rules backtest`;
+//! - [`time_order`]: stored events in event-time order with bounded memory (external merge sort);
 //! - [`demo`]: the one-command tour on a simulated partner book;
 //! - [`detect_series`]: `detect series`, the streaming anomaly scorer over one CSV series.
 
@@ -47,6 +48,7 @@ pub mod import;
 pub mod rejects;
 pub mod rules;
 pub mod settings;
+pub mod time_order;
 
 /// Exit statuses of every command.
 pub mod exit {

@@ -42,14 +42,15 @@ pub async fn backtest(
     to: Instant,
     labels: Option<&Labels>,
 ) -> anyhow::Result<Backtest> {
-    let (events, _) = detect::read_in_time_order(store, 0).await?;
     let mut engine = settings.engine().recording();
     detect::seed_owners(store, &mut engine).await?;
     let now = Utc::now();
     let mut changed = Vec::new();
-    for e in &events {
-        engine.process(&e.envelope, now, &mut changed);
-    }
+    let (events, _) =
+        crate::time_order::for_each_in_time_order(store, 0, crate::time_order::RUN, |e| {
+            engine.process(&e.envelope, now, &mut changed)
+        })
+        .await?;
     let mut alerts: BTreeMap<String, Alert> = BTreeMap::new();
     for a in changed {
         alerts.insert(a.id.clone(), a);
@@ -106,7 +107,7 @@ pub async fn backtest(
     Ok(Backtest {
         from,
         to,
-        events: events.len() as u64,
+        events,
         alerts: alerts.len() as u64,
         rows: rows.into_values().collect(),
     })

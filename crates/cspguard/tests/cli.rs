@@ -501,9 +501,17 @@ fn detection_finds_every_injected_incident_explains_it_and_scans_incrementally()
     assert_eq!(before, ids(&json(&cspguard(&data, &["alerts", "--json"]))));
 
     // --since filters on fired_at.
-    let latest = alerts.iter().map(|a| a["fired_at"].as_str().unwrap()).max().unwrap();
+    let latest = alerts
+        .iter()
+        .map(|a| a["fired_at"].as_str().unwrap())
+        .max()
+        .unwrap();
     let since = json(&cspguard(&data, &["alerts", "--json", "--since", latest]));
-    assert!(since.as_array().unwrap().iter().all(|a| a["fired_at"].as_str().unwrap() >= latest));
+    assert!(since
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["fired_at"].as_str().unwrap() >= latest));
     assert!(since.as_array().unwrap().len() < alerts.len());
 
     // One customer's page: a risk score and its alerts.
