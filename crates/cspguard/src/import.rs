@@ -8,7 +8,7 @@ use crate::exit;
 use crate::rejects::RejectWriter;
 use cspguard_domain::{Envelope, TenantId};
 use cspguard_ingest::{ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped};
-use cspguard_store::{ImportCounts, PreparedEvent, Store};
+use cspguard_store::{ImportCounts, PreparedBatch, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fs::File;
@@ -246,8 +246,8 @@ pub async fn run(
 }
 
 struct ChannelSink {
-    batch: Vec<PreparedEvent>,
-    tx: mpsc::Sender<Vec<PreparedEvent>>,
+    batch: Vec<Envelope>,
+    tx: mpsc::Sender<PreparedBatch>,
     rejects: RejectWriter,
     reject_error: Option<std::io::Error>,
 }
@@ -258,18 +258,18 @@ impl ChannelSink {
             return Ok(());
         }
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.tx.blocking_send(b).map_err(|_| Stopped)
+        // Encoding here keeps that work on the parser's thread, beside the store writing the previous batch.
+        let prepared = PreparedBatch::new(b).map_err(|e| {
+            tracing::error!("cannot encode events: {e}");
+            Stopped
+        })?;
+        self.tx.blocking_send(prepared).map_err(|_| Stopped)
     }
 }
 
 impl Sink for ChannelSink {
     fn accept(&mut self, event: Envelope) -> Result<(), Stopped> {
-        // Serialising here keeps that work on the parser's thread, beside the store writing the previous batch.
-        let prepared = PreparedEvent::new(event).map_err(|e| {
-            tracing::error!("cannot serialise an event: {e}");
-            Stopped
-        })?;
-        self.batch.push(prepared);
+        self.batch.push(event);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -355,7 +355,7 @@ async fn import_file(
             bytes: bytes.clone(),
         },
     );
-    let (tx, mut rx) = mpsc::channel::<Vec<PreparedEvent>>(CHANNEL_BATCHES);
+    let (tx, mut rx) = mpsc::channel::<PreparedBatch>(CHANNEL_BATCHES);
     let rejects = RejectWriter::new(rejects_dir, path, !req.print_rejects);
     let parser = tokio::task::spawn_blocking(move || {
         let mut sink = ChannelSink {
