@@ -12,6 +12,7 @@
 //!   inserted, so they always equal a replay of the log;
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
+mod bulk;
 mod derived;
 mod schema;
 mod segment;
@@ -20,9 +21,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use cspguard_domain::{Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use std::collections::HashSet;
 use std::str::FromStr;
 
+pub use bulk::BulkWriter;
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 
 /// Which database a URL names.
@@ -286,224 +287,23 @@ impl Store {
         self.append_prepared(source, &prepared, ingest_time).await
     }
 
-    /// [`Store::append`] for events already encoded with [`PreparedBatch::new`].
-    ///
-    /// Under the write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the row lock of `log_head`, so concurrent writers
-    /// queue and positions commit in order): usage keys are inserted into `usage_keys` and the ones that went in are
-    /// the new usage lines; other keys are looked up in `events`. New events get the next positions in batch order:
-    /// runs of usage lines become one segment each, other events one row each.
+    /// [`Store::append`] for events already encoded with [`PreparedBatch::new`]: one transaction.
     pub async fn append_prepared(
         &self,
         source: SourceId,
         batch: &PreparedBatch,
         ingest_time: Instant,
     ) -> Result<AppendOutcome> {
-        if batch.is_empty() {
-            return Ok(AppendOutcome::default());
-        }
-        let ingest = micros(&ingest_time);
-        // Duplicates within the batch are dropped here so each statement inserts distinct keys.
-        let mut seen = HashSet::with_capacity(batch.len());
-        let unique: Vec<usize> = (0..batch.len())
-            .filter(|&i| seen.insert(batch.envelopes[i].key))
-            .collect();
-        drop(seen);
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        let next: i64 =
-            sqlx::query("UPDATE log_head SET next_seq = next_seq WHERE id = 1 RETURNING next_seq")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        let (usage, other): (Vec<usize>, Vec<usize>) = unique
-            .into_iter()
-            .partition(|&i| matches!(batch.encoded[i], Encoded::Usage(_)));
-        let fresh_usage = self.insert_usage_keys(&mut tx, batch, &usage).await?;
-        let known = self.existing_keys(&mut tx, batch, &other).await?;
-        let mut fresh: Vec<usize> = usage
-            .into_iter()
-            .filter(|&i| fresh_usage.contains(&batch.envelopes[i].key))
-            .chain(
-                other
-                    .into_iter()
-                    .filter(|&i| !known.contains(&batch.envelopes[i].key)),
-            )
-            .collect();
-        fresh.sort_unstable();
-        // Positions in batch order; consecutive usage lines share a segment.
-        let mut rows: Vec<(i64, usize)> = Vec::new();
-        let mut seq = next;
-        let mut run: Vec<&[u8]> = Vec::new();
-        let mut run_first = seq;
-        for &i in &fresh {
-            match &batch.encoded[i] {
-                Encoded::Usage(r) => {
-                    if run.is_empty() {
-                        run_first = seq;
-                    }
-                    run.push(&batch.records[r.clone()]);
-                }
-                Encoded::Json(_) => {
-                    if !run.is_empty() {
-                        self.insert_segment(&mut tx, batch, &run, run_first, source, ingest)
-                            .await?;
-                        run.clear();
-                    }
-                    rows.push((seq, i));
-                }
-            }
-            seq += 1;
-        }
-        if !run.is_empty() {
-            self.insert_segment(&mut tx, batch, &run, run_first, source, ingest)
-                .await?;
-        }
-        self.insert_rows(&mut tx, batch, &rows, source, ingest)
-            .await?;
-        sqlx::query("UPDATE log_head SET next_seq = $1 WHERE id = 1")
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        let inserted: Vec<&Envelope> = fresh.iter().map(|&i| &batch.envelopes[i]).collect();
-        derived::apply(&mut tx, self.backend, &inserted, ingest).await?;
-        tx.commit().await?;
-        Ok(AppendOutcome {
-            inserted: inserted.len() as u64,
-            duplicates: (batch.len() - inserted.len()) as u64,
-        })
+        let mut w = self.bulk_writer(source);
+        let o = w.append(batch, ingest_time).await?;
+        w.finish().await?;
+        Ok(o)
     }
 
-    /// Inserts the usage keys (sorted, for locality in the index) and returns those that were not stored yet.
-    async fn insert_usage_keys(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &PreparedBatch,
-        usage: &[usize],
-    ) -> Result<HashSet<IdempotencyKey>> {
-        let mut keys: Vec<(i64, &IdempotencyKey)> = usage
-            .iter()
-            .map(|&i| {
-                (
-                    micros(&batch.envelopes[i].event_time),
-                    &batch.envelopes[i].key,
-                )
-            })
-            .collect();
-        keys.sort_unstable();
-        let mut fresh = HashSet::with_capacity(keys.len());
-        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-            let sql = derived::values_sql(
-                self.backend,
-                "INSERT INTO usage_keys (event_time_us, idem_key) VALUES ",
-                chunk.len(),
-                2,
-                " ON CONFLICT (event_time_us, idem_key) DO NOTHING RETURNING idem_key",
-            );
-            let mut q = sqlx::query(&sql);
-            for (t, k) in chunk {
-                q = q.bind(*t).bind(&k.0[..]);
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let k: Vec<u8> = row.try_get(0)?;
-                if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                    fresh.insert(IdempotencyKey(arr));
-                }
-            }
-        }
-        Ok(fresh)
-    }
-
-    async fn insert_segment(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &PreparedBatch,
-        records: &[&[u8]],
-        first_seq: i64,
-        source: SourceId,
-        ingest: i64,
-    ) -> Result<()> {
-        let body = segment::body(&batch.head, records);
-        let n = records.len() as i64;
-        sqlx::query(
-            "INSERT INTO event_segments (last_seq, first_seq, kind, source_id, ingest_time_us, event_count, body)              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(first_seq + n - 1)
-        .bind(first_seq)
-        .bind(EventKind::Usage.as_str())
-        .bind(source.0)
-        .bind(ingest)
-        .bind(n)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Which of the batch's keys are already stored in `events`.
-    async fn existing_keys(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &PreparedBatch,
-        which: &[usize],
-    ) -> Result<HashSet<IdempotencyKey>> {
-        let mut existing = HashSet::new();
-        for chunk in which.chunks(derived::MAX_PARAMS) {
-            let sql = derived::in_list_sql(
-                self.backend,
-                "SELECT idem_key FROM events WHERE idem_key IN ",
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for &i in chunk {
-                q = q.bind(&batch.envelopes[i].key.0[..]);
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let k: Vec<u8> = row.try_get(0)?;
-                if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                    existing.insert(IdempotencyKey(arr));
-                }
-            }
-        }
-        Ok(existing)
-    }
-
-    /// Inserts events (other than usage lines) as rows of `events`, at the given positions.
-    async fn insert_rows(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &PreparedBatch,
-        rows: &[(i64, usize)],
-        source: SourceId,
-        ingest: i64,
-    ) -> Result<()> {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(self.backend, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for &(seq, i) in chunk {
-                let e = &batch.envelopes[i];
-                let Encoded::Json(payload) = &batch.encoded[i] else {
-                    continue;
-                };
-                q = q
-                    .bind(seq)
-                    .bind(&e.key.0[..])
-                    .bind(e.event.kind().as_str())
-                    .bind(e.event.customer().map(|c| c.as_str()))
-                    .bind(micros(&e.event_time))
-                    .bind(ingest)
-                    .bind(source.0)
-                    .bind(e.source.line.map(|l| l as i64))
-                    .bind(payload.as_str());
-            }
-            let n = q.execute(&mut **tx).await?.rows_affected();
-            if n != chunk.len() as u64 {
-                // Only possible if another writer bypassed the write lock.
-                return Err(StoreError::Conflict);
-            }
-        }
-        Ok(())
+    /// A writer for one import's batches that commits every [`BulkWriter::COMMIT_EVENTS`] events (and at
+    /// [`BulkWriter::finish`]) and folds the derived tables in memory between commits: the fast path for large imports.
+    pub fn bulk_writer(&self, source: SourceId) -> BulkWriter<'_> {
+        BulkWriter::new(self, source)
     }
 
     /// Events stored after position `after_seq`, in log (arrival) order, at most `limit`. Resume with the `seq` of the
@@ -677,25 +477,6 @@ impl Store {
     pub async fn close(self) {
         self.pool.close().await;
     }
-}
-
-/// Rows per INSERT statement: 3,500 x 9 parameters stays under SQLite's 32,766 and PostgreSQL's 65,535. Larger
-/// statements are markedly faster through sqlx (measured on a million usage rows when they were rows: 500 rows a
-/// statement 25.9 s, 4,000 rows 17.9 s).
-const ROWS_PER_STATEMENT: usize = 3500;
-
-/// Usage keys per INSERT statement (2 parameters each).
-const KEYS_PER_STATEMENT: usize = 8000;
-
-fn insert_sql(backend: Backend, rows: usize) -> String {
-    derived::values_sql(
-        backend,
-        "INSERT INTO events (seq, idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, \
-         source_line, payload) VALUES ",
-        rows,
-        9,
-        "",
-    )
 }
 
 /// Decodes the events of a segment at positions `first..=last` that come after `after`, at most `max` of them.

@@ -379,24 +379,20 @@ async fn import_file(
     let pb = progress_bar(path, size, req.progress);
     let started = WallClock::now();
     let mut store_error = None;
+    let mut writer = store.bulk_writer(source);
+    let mut records = 0u64;
     while let Some(batch) = rx.recv().await {
-        let appended = store
-            .append_prepared(source, &batch, chrono::Utc::now())
-            .await;
+        let appended = writer.append(&batch, chrono::Utc::now()).await;
         // Freeing a batch's tens of thousands of allocations is left to a blocking-pool thread: the writer is the
-        // import's critical path and the parser's core has time to spare.
+        // import's critical path.
         tokio::task::spawn_blocking(move || drop(batch));
         match appended {
-            Ok(o) => {
-                report.imported += o.inserted;
-                report.duplicates += o.duplicates;
-            }
+            Ok(o) => records += o.inserted + o.duplicates,
             Err(e) => {
                 store_error = Some(e);
                 break; // dropping the receiver stops the parser
             }
         }
-        let records = report.imported + report.duplicates;
         pb.set_position(bytes.load(Ordering::Relaxed));
         pb.set_message(format!(
             "{} records, {:.0}/s",
@@ -404,6 +400,18 @@ async fn import_file(
             records as f64 / started.elapsed().as_secs_f64().max(1e-3)
         ));
     }
+    // Only what committed counts: a failed import reports what it stored.
+    let mut committed = writer.committed();
+    if store_error.is_none() {
+        match writer.finish().await {
+            Ok(o) => committed = o,
+            Err(e) => store_error = Some(e),
+        }
+    } else {
+        drop(writer); // rolls the open transaction back
+    }
+    report.imported = committed.inserted;
+    report.duplicates = committed.duplicates;
     drop(rx);
     let (result, rejects, reject_error) = parser.await?;
     pb.finish_and_clear();

@@ -6,8 +6,8 @@
 --   by position. Positions are therefore committed in order: a reader never sees position n + 1 before n.
 -- * Usage lines are stored in segments: `first_seq..=last_seq` are their positions, contiguous; `body` is the binary
 --   encoding described in crates/cspguard-store/src/segment.rs.
--- * Usage idempotency keys live in `usage_keys`, clustered by event time (the usage day is part of the key, so equal
---   keys have equal event times).
+-- * Usage idempotency keys live in `usage_keys`, clustered by customer and event time (both are part of the key's
+--   content, so equal keys have equal prefixes).
 
 ALTER TABLE events ALTER COLUMN seq DROP IDENTITY IF EXISTS;
 
@@ -28,8 +28,10 @@ CREATE TABLE event_segments (
 );
 
 CREATE TABLE usage_keys (
+    scope         BYTEA  NOT NULL,   -- first 8 bytes of the customer tenant GUID: clusters an import's keys
     event_time_us BIGINT NOT NULL,
     idem_key      BYTEA  NOT NULL,
-    PRIMARY KEY (event_time_us, idem_key)
+    PRIMARY KEY (scope, event_time_us, idem_key)
 );
-INSERT INTO usage_keys (event_time_us, idem_key) SELECT event_time_us, idem_key FROM events WHERE kind = 'usage';
+INSERT INTO usage_keys (scope, event_time_us, idem_key)
+SELECT decode(substr(replace(customer_tenant_id, '-', ''), 1, 16), 'hex'), event_time_us, idem_key FROM events WHERE kind = 'usage';

@@ -5,8 +5,8 @@
 --   or to `event_segments` (many usage lines in one compact row). Readers merge both tables by position.
 -- * Usage lines are stored in segments: `first_seq..=last_seq` are their positions, contiguous; `body` is the binary
 --   encoding described in crates/cspguard-store/src/segment.rs.
--- * Usage idempotency keys live in `usage_keys`, clustered by event time (the usage day is part of the key, so equal
---   keys have equal event times): an import of consecutive days touches the end of the index, not all of it.
+-- * Usage idempotency keys live in `usage_keys`, clustered by customer and event time (both are part of the key's
+--   content, so equal keys have equal prefixes): an import touches a few regions of the index, not all of it.
 
 CREATE TABLE log_head (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
@@ -25,8 +25,10 @@ CREATE TABLE event_segments (
 );
 
 CREATE TABLE usage_keys (
+    scope         BLOB   NOT NULL,   -- first 8 bytes of the customer tenant GUID: clusters an import's keys
     event_time_us BIGINT NOT NULL,
     idem_key      BLOB   NOT NULL,
-    PRIMARY KEY (event_time_us, idem_key)
+    PRIMARY KEY (scope, event_time_us, idem_key)
 ) WITHOUT ROWID;
-INSERT INTO usage_keys (event_time_us, idem_key) SELECT event_time_us, idem_key FROM events WHERE kind = 'usage';
+INSERT INTO usage_keys (scope, event_time_us, idem_key)
+SELECT COALESCE(unhex(substr(replace(customer_tenant_id, '-', ''), 1, 16)), zeroblob(8)), event_time_us, idem_key FROM events WHERE kind = 'usage';
