@@ -2,10 +2,10 @@
 
 use crate::derived::{self, Fold};
 use crate::{
-    micros, segment, AppendOutcome, Backend, Encoded, PreparedBatch, Result, SourceId, Store,
+    micros, segment, AppendOutcome, Backend, Item, PreparedBatch, Result, SourceId, Store,
     StoreError,
 };
-use cspguard_domain::{Envelope, EventKind, IdempotencyKey, Instant};
+use cspguard_domain::{Event, EventKind, IdempotencyKey, Instant};
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
 
@@ -97,21 +97,21 @@ impl<'s> BulkWriter<'s> {
         // Duplicates within the batch are dropped here so each statement inserts distinct keys.
         let mut seen = HashSet::with_capacity(batch.len());
         let unique: Vec<usize> = (0..batch.len())
-            .filter(|&i| seen.insert(batch.envelopes[i].key))
+            .filter(|&i| seen.insert(*batch.items[i].key()))
             .collect();
         drop(seen);
         let (usage, other): (Vec<usize>, Vec<usize>) = unique
             .into_iter()
-            .partition(|&i| matches!(batch.encoded[i], Encoded::Usage(_)));
+            .partition(|&i| matches!(batch.items[i], Item::Usage { .. }));
         let fresh_usage = insert_usage_keys(tx, backend, batch, &usage).await?;
         let known = existing_keys(tx, backend, batch, &other).await?;
         let mut fresh: Vec<usize> = usage
             .into_iter()
-            .filter(|&i| fresh_usage.contains(&batch.envelopes[i].key))
+            .filter(|&i| fresh_usage.contains(batch.items[i].key()))
             .chain(
                 other
                     .into_iter()
-                    .filter(|&i| !known.contains(&batch.envelopes[i].key)),
+                    .filter(|&i| !known.contains(batch.items[i].key())),
             )
             .collect();
         fresh.sort_unstable();
@@ -121,14 +121,14 @@ impl<'s> BulkWriter<'s> {
         let mut run: Vec<&[u8]> = Vec::new();
         let mut run_first = seq;
         for &i in &fresh {
-            match &batch.encoded[i] {
-                Encoded::Usage(r) => {
+            match &batch.items[i] {
+                Item::Usage { record, .. } => {
                     if run.is_empty() {
                         run_first = seq;
                     }
-                    run.push(&batch.records[r.clone()]);
+                    run.push(&batch.records[record.clone()]);
                 }
-                Encoded::Json(_) => {
+                Item::Other { .. } => {
                     if !run.is_empty() {
                         insert_segment(tx, batch, &run, run_first, self.source, ingest).await?;
                         run.clear();
@@ -143,8 +143,12 @@ impl<'s> BulkWriter<'s> {
         }
         insert_rows(tx, backend, batch, &rows, self.source, ingest).await?;
         self.next_seq = seq;
+        let mut names = Vec::new();
         for &i in &fresh {
-            self.fold.add(&batch.envelopes[i]);
+            match &batch.items[i] {
+                Item::Usage { facts, .. } => self.fold.add_usage(facts, &batch.strings, &mut names),
+                Item::Other { envelope, .. } => self.fold.add(envelope),
+            }
         }
         self.last_ingest_us = ingest;
         if self.fold.len() >= Self::FOLD_ROWS {
@@ -193,9 +197,9 @@ impl<'s> BulkWriter<'s> {
 /// The clustering prefix of a usage key: the first 8 bytes of the customer's tenant GUID. Usage files come grouped by
 /// customer and subscription (or by day), so an import's keys land in a few regions of the index rather than all over
 /// it. The customer is part of the key's content, so equal keys have equal prefixes.
-fn scope(e: &Envelope) -> [u8; 8] {
+pub(crate) fn scope(e: &Event) -> [u8; 8] {
     let mut out = [0u8; 8];
-    let Some(c) = e.event.customer() else {
+    let Some(c) = e.customer() else {
         return out;
     };
     let mut nibbles = c.as_str().bytes().filter_map(|b| (b as char).to_digit(16));
@@ -216,9 +220,14 @@ async fn insert_usage_keys(
 ) -> Result<HashSet<IdempotencyKey>> {
     let mut keys: Vec<([u8; 8], i64, &IdempotencyKey)> = usage
         .iter()
-        .map(|&i| {
-            let e = &batch.envelopes[i];
-            (scope(e), micros(&e.event_time), &e.key)
+        .filter_map(|&i| match &batch.items[i] {
+            Item::Usage {
+                key,
+                event_time_us,
+                scope,
+                ..
+            } => Some((*scope, *event_time_us, key)),
+            Item::Other { .. } => None,
         })
         .collect();
     keys.sort_unstable();
@@ -231,7 +240,9 @@ async fn insert_usage_keys(
             3,
             " ON CONFLICT (scope, event_time_us, idem_key) DO NOTHING RETURNING idem_key",
         );
-        let mut q = sqlx::query(&sql);
+        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+        // statement cache, megabytes apiece.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == KEYS_PER_STATEMENT);
         for (s, t, k) in chunk {
             q = q.bind(&s[..]).bind(*t).bind(&k.0[..]);
         }
@@ -253,7 +264,7 @@ async fn insert_segment(
     source: SourceId,
     ingest: i64,
 ) -> Result<()> {
-    let body = segment::body(&batch.head, records);
+    let body = segment::body(&batch.strings, records);
     let n = records.len() as i64;
     sqlx::query(
         "INSERT INTO event_segments (last_seq, first_seq, kind, source_id, ingest_time_us, event_count, body) \
@@ -285,9 +296,11 @@ async fn existing_keys(
             "SELECT idem_key FROM events WHERE idem_key IN ",
             chunk.len(),
         );
-        let mut q = sqlx::query(&sql);
+        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+        // statement cache, megabytes apiece.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == derived::MAX_PARAMS);
         for &i in chunk {
-            q = q.bind(&batch.envelopes[i].key.0[..]);
+            q = q.bind(&batch.items[i].key().0[..]);
         }
         for row in q.fetch_all(&mut **tx).await? {
             let k: Vec<u8> = row.try_get(0)?;
@@ -317,12 +330,16 @@ async fn insert_rows(
             9,
             "",
         );
-        let mut q = sqlx::query(&sql);
+        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+        // statement cache, megabytes apiece.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
         for &(seq, i) in chunk {
-            let e = &batch.envelopes[i];
-            let payload = match &batch.encoded[i] {
-                Encoded::Json(p) => p.as_str(),
-                Encoded::Usage(_) => "",
+            let Item::Other {
+                envelope: e,
+                payload,
+            } = &batch.items[i]
+            else {
+                continue; // only other events are given positions here
             };
             q = q
                 .bind(seq)
@@ -333,7 +350,7 @@ async fn insert_rows(
                 .bind(ingest)
                 .bind(source.0)
                 .bind(e.source.line.map(|l| l as i64))
-                .bind(payload);
+                .bind(payload.as_str());
         }
         let n = q.execute(&mut **tx).await?.rows_affected();
         if n != chunk.len() as u64 {
@@ -347,32 +364,24 @@ async fn insert_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cspguard_domain::{Event, SourceRef, TenantId};
+    use cspguard_domain::TenantId;
 
     #[test]
     fn scopes_are_the_tenant_guid_prefix() {
-        let e = Envelope {
-            key: IdempotencyKey([0; 16]),
-            event_time: Default::default(),
-            source: SourceRef {
-                origin: String::new(),
-                line: None,
-            },
-            event: Event::CustomerProfile(cspguard_domain::CustomerProfile {
-                customer: TenantId::parse("2eefae5a-c81d-408e-aff9-27ec662fa247").unwrap(),
-                name: None,
-                domain: None,
-                country: None,
-                reseller: None,
-                associated_partner: None,
-                relationship: None,
-                created_at: None,
-                signup_ip: None,
-                mfa_enforced: None,
-                credit_limit: None,
-                payment_terms_days: None,
-            }),
-        };
+        let e = Event::CustomerProfile(cspguard_domain::CustomerProfile {
+            customer: TenantId::parse("2eefae5a-c81d-408e-aff9-27ec662fa247").unwrap(),
+            name: None,
+            domain: None,
+            country: None,
+            reseller: None,
+            associated_partner: None,
+            relationship: None,
+            created_at: None,
+            signup_ip: None,
+            mfa_enforced: None,
+            credit_limit: None,
+            payment_terms_days: None,
+        });
         assert_eq!(scope(&e), [0x2e, 0xef, 0xae, 0x5a, 0xc8, 0x1d, 0x40, 0x8e]);
     }
 }

@@ -1,5 +1,6 @@
 //! Derived tables: folded from newly inserted events inside the append's transaction, read by later stages.
 
+use crate::segment::{StringTable, UsageFacts};
 use crate::{Backend, Result, StoreError};
 use chrono::NaiveDate;
 use cspguard_domain::{Currency, Envelope, Event, Money};
@@ -57,7 +58,7 @@ struct CustomerPatch {
 }
 
 /// Usage cost in micros; amounts finer than a millionth are rounded (Partner Center totals have two decimals).
-fn cost_micros(m: &Money) -> i64 {
+pub(crate) fn cost_micros(m: &Money) -> i64 {
     m.to_micros().unwrap_or_else(|| {
         Money::new(m.amount.round_dp(6), m.currency)
             .to_micros()
@@ -123,48 +124,60 @@ impl Fold {
             + self.customers.len()
     }
 
+    /// Adds a usage line given by its batch's string ids; `map` caches the batch ids' fold ids (start it empty per
+    /// batch).
+    pub(crate) fn add_usage(&mut self, f: &UsageFacts, strings: &StringTable, map: &mut Vec<u32>) {
+        if map.len() != strings.len() {
+            *map = vec![u32::MAX; strings.len()];
+        }
+        let names = &mut self.names;
+        let mut id = |i: u32| {
+            let slot = &mut map[i as usize];
+            if *slot == u32::MAX {
+                *slot = names.id(strings.get(i));
+            }
+            *slot
+        };
+        let sub = id(f.azure_subscription);
+        let cust = id(f.customer);
+        let cat = id(f.meter_category);
+        let region = id(f.region);
+        let resource = f.resource.map(&mut id);
+        let billing = id(f.billing_subscription);
+        let name = id(f.customer_name);
+        let country = f.customer_country.map(&mut id);
+        let reseller = f.reseller.map(&mut id);
+        let c = f.cost_micros;
+        let m = self
+            .meter
+            .entry((sub, f.usage_date, cat, region, f.currency))
+            .or_insert((cust, 0, 0));
+        m.1 += c;
+        m.2 += 1;
+        if let Some(r) = resource {
+            let x = self
+                .resource
+                .entry((r, f.usage_date, f.currency))
+                .or_insert((sub, cust, 0, 0));
+            x.2 += c;
+            x.3 += 1;
+        }
+        self.subs.insert(sub, cust);
+        self.billing_subs.insert(billing, cust);
+        let n = &self.names;
+        let p = self.customers.entry(cust).or_default();
+        let name = n.get(name);
+        if !name.is_empty() {
+            set_if_new(&mut p.name, Some(name));
+        }
+        set_if_new(&mut p.country, country.map(|c| n.get(c)));
+        set_if_new(&mut p.reseller, reseller.map(|r| n.get(r)));
+    }
+
+    /// Adds an event other than a usage line (those come through [`Fold::add_usage`]).
     pub(crate) fn add(&mut self, e: &Envelope) {
         let n = &mut self.names;
         match &e.event {
-            Event::Usage(u) => {
-                let region = if u.resource_location.is_empty() {
-                    &u.meter_region
-                } else {
-                    &u.resource_location
-                };
-                let sub = n.id(u.azure_subscription.as_str());
-                let cust = n.id(u.customer.as_str());
-                let c = cost_micros(&u.cost);
-                let m = self
-                    .meter
-                    .entry((
-                        sub,
-                        u.usage_date,
-                        n.id(&u.meter_category),
-                        n.id(region),
-                        u.cost.currency,
-                    ))
-                    .or_insert((cust, 0, 0));
-                m.1 += c;
-                m.2 += 1;
-                if let Some(r) = &u.resource {
-                    let x = self
-                        .resource
-                        .entry((n.id(r.as_str()), u.usage_date, u.cost.currency))
-                        .or_insert((sub, cust, 0, 0));
-                    x.2 += c;
-                    x.3 += 1;
-                }
-                self.subs.insert(sub, cust);
-                let b = n.id(u.billing_subscription.as_str());
-                self.billing_subs.insert(b, cust);
-                let p = self.customers.entry(cust).or_default();
-                if !u.customer_name.is_empty() {
-                    set_if_new(&mut p.name, Some(&u.customer_name));
-                }
-                set_if_new(&mut p.country, u.customer_country.as_deref());
-                set_if_new(&mut p.reseller, u.reseller.as_ref().map(|r| r.as_str()));
-            }
             Event::ControlPlane(o) => {
                 if let (Some(s), Some(c)) = (&o.azure_subscription, &o.customer) {
                     let (s, c) = (n.id(s.as_str()), n.id(c.as_str()));
@@ -221,7 +234,9 @@ impl Fold {
                  cost_micros = usage_daily_meter.cost_micros + excluded.cost_micros, \
                  line_count = usage_daily_meter.line_count + excluded.line_count",
             );
-            let mut q = sqlx::query(&sql);
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
             for ((s, d, c, r, cur), (cust, cost, lines)) in chunk {
                 q = q
                     .bind(*s)
@@ -254,7 +269,9 @@ impl Fold {
                  cost_micros = usage_daily_resource.cost_micros + excluded.cost_micros, \
                  line_count = usage_daily_resource.line_count + excluded.line_count",
             );
-            let mut q = sqlx::query(&sql);
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
             for ((r, d, cur), (s, cust, cost, lines)) in chunk {
                 q = q
                     .bind(*r)
@@ -300,7 +317,9 @@ impl Fold {
                  domain = COALESCE(excluded.domain, customers.domain), country = COALESCE(excluded.country, customers.country), \
                  reseller_mpn_id = COALESCE(excluded.reseller_mpn_id, customers.reseller_mpn_id), updated_us = excluded.updated_us",
             );
-            let mut q = sqlx::query(&sql);
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
             for (t, p) in chunk {
                 q = q
                     .bind(*t)
@@ -336,7 +355,9 @@ async fn upsert_mapping(
             2,
             &format!(" ON CONFLICT ({key_column}) DO UPDATE SET customer_tenant_id = excluded.customer_tenant_id"),
         );
-        let mut q = sqlx::query(&sql);
+        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+        // statement cache, megabytes apiece.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
         for (k, c) in chunk {
             q = q.bind(k).bind(c);
         }

@@ -95,64 +95,112 @@ pub struct StoreStats {
     pub last_usage_date: Option<NaiveDate>,
 }
 
-/// How one event of a [`PreparedBatch`] is stored.
+/// One event of a [`PreparedBatch`], as it will be stored.
 #[derive(Debug, Clone)]
-enum Encoded {
-    /// A usage line: its record in the batch's `records` buffer, for a segment.
-    Usage(std::ops::Range<usize>),
-    /// Any other event: its JSON payload, for a row of `events`.
-    Json(String),
+enum Item {
+    /// A usage line: its record in the batch's `records` buffer (for a segment) and what the store needs of it. The
+    /// domain value itself is dropped on the producer's thread.
+    Usage {
+        key: IdempotencyKey,
+        event_time_us: i64,
+        scope: [u8; 8],
+        facts: segment::UsageFacts,
+        record: std::ops::Range<usize>,
+    },
+    /// Any other event, with its JSON payload, for a row of `events`.
+    Other {
+        envelope: Box<Envelope>,
+        payload: String,
+    },
 }
 
-/// A batch of events encoded for the log, ready for [`Store::append_prepared`]. Built on the producer's thread so that
-/// work overlaps the store writing the previous batch.
+impl Item {
+    fn key(&self) -> &IdempotencyKey {
+        match self {
+            Item::Usage { key, .. } => key,
+            Item::Other { envelope, .. } => &envelope.key,
+        }
+    }
+}
+
+/// A batch of events encoded for the log, ready for [`Store::append_prepared`] or [`BulkWriter::append`]. Built on the
+/// producer's thread so that the work spreads over the parsing threads and overlaps the store writing the previous
+/// batch. A usage line takes a compact record (~200 bytes) here, not its ~1 KiB in-memory form.
 #[derive(Debug, Clone, Default)]
 pub struct PreparedBatch {
-    envelopes: Vec<Envelope>,
-    encoded: Vec<Encoded>,
-    /// Segment head (version and string table) shared by the batch's usage records.
-    head: Vec<u8>,
+    items: Vec<Item>,
+    /// Segment string table shared by the batch's usage records.
+    strings: segment::StringTable,
     records: Vec<u8>,
 }
 
 impl PreparedBatch {
     pub fn new(envelopes: Vec<Envelope>) -> Result<Self> {
-        let mut encoded = Vec::with_capacity(envelopes.len());
-        let mut records = Vec::new();
-        let mut enc = segment::UsageEncoder::new();
-        for e in &envelopes {
-            match &e.event {
-                Event::Usage(u) => {
-                    let start = records.len();
-                    enc.record(&mut records, e, u);
-                    encoded.push(Encoded::Usage(start..records.len()));
-                }
-                other => {
-                    let payload =
-                        serde_json::to_string(other).map_err(|e| StoreError::Corrupt {
-                            seq: -1,
-                            reason: format!("event cannot be serialised: {e}"),
-                        })?;
-                    encoded.push(Encoded::Json(payload));
-                }
-            }
+        let mut b = PreparedBatch::builder();
+        for e in envelopes {
+            b.push(e)?;
         }
-        let head = enc.finish();
-        Ok(PreparedBatch {
-            envelopes,
-            encoded,
-            head,
-            records,
-        })
+        Ok(b.finish())
     }
-    pub fn envelopes(&self) -> &[Envelope] {
-        &self.envelopes
+    /// Builds a batch one event at a time, so a parser's events are encoded (and dropped) as they come.
+    pub fn builder() -> PreparedBatchBuilder {
+        PreparedBatchBuilder::default()
     }
     pub fn len(&self) -> usize {
-        self.envelopes.len()
+        self.items.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.envelopes.is_empty()
+        self.items.is_empty()
+    }
+}
+
+/// Encodes events into a [`PreparedBatch`] as they come.
+#[derive(Default)]
+pub struct PreparedBatchBuilder {
+    items: Vec<Item>,
+    records: Vec<u8>,
+    enc: segment::UsageEncoder,
+}
+
+impl PreparedBatchBuilder {
+    pub fn push(&mut self, e: Envelope) -> Result<()> {
+        let item = match &e.event {
+            Event::Usage(u) => {
+                let start = self.records.len();
+                let facts =
+                    self.enc
+                        .record(&mut self.records, &e, u, derived::cost_micros(&u.cost));
+                Item::Usage {
+                    key: e.key,
+                    event_time_us: micros(&e.event_time),
+                    scope: bulk::scope(&e.event),
+                    facts,
+                    record: start..self.records.len(),
+                }
+            }
+            other => Item::Other {
+                payload: serde_json::to_string(other).map_err(|e| StoreError::Corrupt {
+                    seq: -1,
+                    reason: format!("event cannot be serialised: {e}"),
+                })?,
+                envelope: Box::new(e),
+            },
+        };
+        self.items.push(item);
+        Ok(())
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    pub fn finish(self) -> PreparedBatch {
+        PreparedBatch {
+            items: self.items,
+            strings: self.enc.finish(),
+            records: self.records,
+        }
     }
 }
 

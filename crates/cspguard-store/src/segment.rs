@@ -57,67 +57,108 @@ fn zigzag(v: i64) -> u128 {
     ((v << 1) ^ (v >> 63)) as u64 as u128
 }
 
-/// Encodes the usage events of one batch against a shared string table.
-pub(crate) struct UsageEncoder<'a> {
-    dict: HashMap<&'a str, u32, BuildHasherDefault<Fx>>,
-    strings: Vec<u8>,
-    count: u32,
+/// A batch's string table: the encoded strings (each length-prefixed) and where each one's bytes are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StringTable {
+    pub(crate) encoded: Vec<u8>,
+    spans: Vec<(u32, u32)>,
 }
 
-impl<'a> UsageEncoder<'a> {
-    pub(crate) fn new() -> Self {
-        UsageEncoder {
-            dict: HashMap::default(),
-            strings: Vec::new(),
-            count: 0,
-        }
+impl StringTable {
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
     }
+    pub(crate) fn get(&self, i: u32) -> &str {
+        let (at, len) = self.spans[i as usize];
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.encoded[at as usize..(at + len) as usize]).unwrap_or_default()
+    }
+}
 
-    fn idx(&mut self, s: &'a str) -> u32 {
+/// What the derived tables need of a usage line, as indexes into its batch's string table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsageFacts {
+    pub(crate) azure_subscription: u32,
+    pub(crate) customer: u32,
+    pub(crate) customer_name: u32,
+    pub(crate) customer_country: Option<u32>,
+    pub(crate) reseller: Option<u32>,
+    pub(crate) billing_subscription: u32,
+    pub(crate) usage_date: NaiveDate,
+    pub(crate) meter_category: u32,
+    /// The resource location, or the meter region where the location is empty.
+    pub(crate) region: u32,
+    pub(crate) resource: Option<u32>,
+    pub(crate) currency: Currency,
+    pub(crate) cost_micros: i64,
+}
+
+/// Encodes the usage events of one batch against a shared string table.
+#[derive(Default)]
+pub(crate) struct UsageEncoder {
+    dict: HashMap<Box<str>, u32, BuildHasherDefault<Fx>>,
+    table: StringTable,
+}
+
+impl UsageEncoder {
+    fn idx(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.dict.get(s) {
             return i;
         }
-        let i = self.count;
-        self.count += 1;
-        put_varint(&mut self.strings, s.len() as u128);
-        self.strings.extend_from_slice(s.as_bytes());
-        self.dict.insert(s, i);
+        let i = self.table.spans.len() as u32;
+        put_varint(&mut self.table.encoded, s.len() as u128);
+        let at = self.table.encoded.len() as u32;
+        self.table.encoded.extend_from_slice(s.as_bytes());
+        self.table.spans.push((at, s.len() as u32));
+        self.dict.insert(s.into(), i);
         i
     }
 
-    fn str(&mut self, out: &mut Vec<u8>, s: &'a str) {
+    fn str(&mut self, out: &mut Vec<u8>, s: &str) -> u32 {
         let i = self.idx(s);
         put_varint(out, i as u128);
+        i
     }
 
-    fn opt(&mut self, out: &mut Vec<u8>, s: Option<&'a str>) {
+    fn opt(&mut self, out: &mut Vec<u8>, s: Option<&str>) -> Option<u32> {
         match s {
-            None => out.push(0),
+            None => {
+                out.push(0);
+                None
+            }
             Some(s) => {
                 let i = self.idx(s);
                 put_varint(out, i as u128 + 1);
+                Some(i)
             }
         }
     }
 
-    /// Appends one usage event's record to `out`.
-    pub(crate) fn record(&mut self, out: &mut Vec<u8>, e: &'a Envelope, u: &'a UsageLine) {
+    /// Appends one usage event's record to `out` and returns what the derived tables need of it.
+    pub(crate) fn record(
+        &mut self,
+        out: &mut Vec<u8>,
+        e: &Envelope,
+        u: &UsageLine,
+        cost_micros: i64,
+    ) -> UsageFacts {
         out.extend_from_slice(&e.key.0);
         put_varint(out, zigzag(e.event_time.timestamp_micros()));
         put_varint(out, e.source.line.map_or(0, |l| l as u128 + 1));
         self.opt(out, u.partner.as_ref().map(|p| p.as_str()));
-        self.str(out, u.customer.as_str());
-        self.str(out, &u.customer_name);
-        self.opt(out, u.customer_country.as_deref());
-        self.opt(out, u.reseller.as_ref().map(|r| r.as_str()));
+        let customer = self.str(out, u.customer.as_str());
+        let customer_name = self.str(out, &u.customer_name);
+        let customer_country = self.opt(out, u.customer_country.as_deref());
+        let reseller = self.opt(out, u.reseller.as_ref().map(|r| r.as_str()));
         self.opt(out, u.invoice_number.as_deref());
-        self.str(out, u.billing_subscription.as_str());
-        self.str(out, u.azure_subscription.as_str());
+        let billing_subscription = self.str(out, u.billing_subscription.as_str());
+        let azure_subscription = self.str(out, u.azure_subscription.as_str());
         put_varint(
             out,
             zigzag(chrono::Datelike::num_days_from_ce(&u.usage_date) as i64),
         );
-        for s in [
+        let mut ids = [0u32; 10];
+        for (id, s) in ids.iter_mut().zip([
             &u.product_id,
             &u.sku_name,
             &u.meter_id,
@@ -128,25 +169,38 @@ impl<'a> UsageEncoder<'a> {
             &u.resource_location,
             &u.consumed_service,
             &u.resource_group,
-        ] {
-            self.str(out, s);
+        ]) {
+            *id = self.str(out, s);
         }
-        self.opt(out, u.resource.as_ref().map(|r| r.as_str()));
+        let resource = self.opt(out, u.resource.as_ref().map(|r| r.as_str()));
         self.str(out, &u.charge_type);
         self.str(out, &u.unit);
         put_decimal(out, &u.quantity);
         put_decimal(out, &u.effective_unit_price);
         put_decimal(out, &u.cost.amount);
         out.extend_from_slice(u.cost.currency.as_str().as_bytes());
+        UsageFacts {
+            azure_subscription,
+            customer,
+            customer_name,
+            customer_country,
+            reseller,
+            billing_subscription,
+            usage_date: u.usage_date,
+            meter_category: ids[3],
+            region: if u.resource_location.is_empty() {
+                ids[6]
+            } else {
+                ids[7]
+            },
+            resource,
+            currency: u.cost.currency,
+            cost_micros,
+        }
     }
 
-    /// The segment's head: version and string table.
-    pub(crate) fn finish(self) -> Vec<u8> {
-        let mut head = Vec::with_capacity(self.strings.len() + 8);
-        head.push(VERSION);
-        put_varint(&mut head, self.count as u128);
-        head.extend_from_slice(&self.strings);
-        head
+    pub(crate) fn finish(self) -> StringTable {
+        self.table
     }
 }
 
@@ -361,11 +415,13 @@ fn micros(us: i64) -> Result<Instant, DecodeError> {
         .ok_or_else(|| "time out of range".into())
 }
 
-/// Builds a segment body from an encoder's head and the records of the events it keeps.
-pub(crate) fn body(head: &[u8], records: &[&[u8]]) -> Vec<u8> {
+/// Builds a segment body from a batch's string table and the records of the events it keeps.
+pub(crate) fn body(strings: &StringTable, records: &[&[u8]]) -> Vec<u8> {
     let len: usize = records.iter().map(|r| r.len()).sum();
-    let mut out = Vec::with_capacity(head.len() + len + 8);
-    out.extend_from_slice(head);
+    let mut out = Vec::with_capacity(strings.encoded.len() + len + 16);
+    out.push(VERSION);
+    put_varint(&mut out, strings.len() as u128);
+    out.extend_from_slice(&strings.encoded);
     put_varint(&mut out, records.len() as u128);
     for r in records {
         out.extend_from_slice(r);

@@ -7,8 +7,10 @@
 use crate::exit;
 use crate::rejects::RejectWriter;
 use cspguard_domain::{Envelope, TenantId};
-use cspguard_ingest::{ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped};
-use cspguard_store::{ImportCounts, PreparedBatch, Store};
+use cspguard_ingest::{
+    ChunkBuilder, ChunkSink, ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped,
+};
+use cspguard_store::{ImportCounts, PreparedBatch, PreparedBatchBuilder, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fs::File;
@@ -26,6 +28,8 @@ const BATCH: usize = 16384;
 /// Batches queued between the parser and the writer (with the one being parsed and the one being written: about
 /// 3 x 16,384 events of a few KiB each in memory, which keeps a large import's peak memory near 220 MiB).
 const CHANNEL_BATCHES: usize = 1;
+/// Bytes of usage CSV per chunk parsed on one core (about 10,000 lines, one store batch).
+const USAGE_CHUNK_BYTES: usize = 8 << 20;
 /// How much of a file `auto` reads to recognise its kind.
 const SNIFF_BYTES: u64 = 1 << 20;
 
@@ -267,6 +271,34 @@ impl ChannelSink {
     }
 }
 
+/// Encodes a chunk's events for the store as the parser produces them.
+struct Encode(PreparedBatchBuilder);
+
+impl ChunkBuilder for Encode {
+    type Output = PreparedBatch;
+    fn push(&mut self, event: Envelope) -> Result<(), Stopped> {
+        self.0.push(event).map_err(|e| {
+            tracing::error!("cannot encode an event: {e}");
+            Stopped
+        })
+    }
+    fn finish(self) -> Result<PreparedBatch, Stopped> {
+        Ok(self.0.finish())
+    }
+}
+
+impl ChunkSink<PreparedBatch> for ChannelSink {
+    fn chunk(&mut self, events: PreparedBatch) -> Result<(), Stopped> {
+        self.tx.blocking_send(events).map_err(|_| Stopped)
+    }
+    fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
+        Sink::reject(self, r)
+    }
+    fn preamble(&mut self, raw: &[u8]) {
+        self.rejects.preamble(raw);
+    }
+}
+
 impl Sink for ChannelSink {
     fn accept(&mut self, event: Envelope) -> Result<(), Stopped> {
         self.batch.push(event);
@@ -364,7 +396,20 @@ async fn import_file(
             rejects,
             reject_error: None,
         };
-        let mut result = cspguard_ingest::parse(kind, reader, &opts, &mut sink);
+        let mut result = if kind == SourceKind::Usage {
+            // The bulk of any partner's data: parsed and encoded on every core, in file order.
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            cspguard_ingest::parse_usage_parallel(
+                reader,
+                &opts,
+                threads,
+                USAGE_CHUNK_BYTES,
+                &|| Encode(PreparedBatch::builder()),
+                &mut sink,
+            )
+        } else {
+            cspguard_ingest::parse(kind, reader, &opts, &mut sink)
+        };
         if result.is_ok() {
             if let Err(Stopped) = sink.flush() {
                 result = Err(ParseError::Stopped {
