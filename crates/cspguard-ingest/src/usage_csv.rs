@@ -501,11 +501,40 @@ pub(crate) fn parse(
 /// exactly as they would in one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Quote {
-    /// At a field's start, or in an unquoted field.
-    Out,
+    /// At the start of a record or field.
     StartField,
+    /// In an unquoted field, or after a quoted field's closing quote.
+    Out,
     InQuoted,
-    QuoteInQuoted,
+}
+
+/// The quoting state after `line` (which ends with its `\n`), from `state` at its start (`StartField` or `InQuoted`):
+/// `InQuoted` if the line ends inside a quoted field, else `StartField` (the record ended). Jumps from quote to quote:
+/// outside a quoted field only a quote at a field's start matters, inside one only quotes do.
+fn line_end_state(mut state: Quote, line: &[u8]) -> Quote {
+    let mut at = 0;
+    loop {
+        let Some(q) = memchr::memchr(b'"', &line[at..]).map(|q| at + q) else {
+            return if state == Quote::InQuoted {
+                Quote::InQuoted
+            } else {
+                Quote::StartField
+            };
+        };
+        if state == Quote::InQuoted {
+            if line.get(q + 1) == Some(&b'"') {
+                at = q + 2; // an escaped quote
+            } else {
+                state = Quote::Out; // the field's closing quote
+                at = q + 1;
+            }
+        } else {
+            if q == 0 || line[q - 1] == b',' {
+                state = Quote::InQuoted; // opens a quoted field
+            }
+            at = q + 1;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -533,22 +562,7 @@ impl Framer {
     fn scan(&mut self, buf: &[u8], first: bool) -> Option<(usize, u64)> {
         while let Some(nl) = memchr::memchr(b'\n', &buf[self.at..]) {
             let line = &buf[self.at..self.at + nl + 1];
-            if memchr::memchr(b'"', line).is_none() {
-                if self.state != Quote::InQuoted {
-                    self.state = Quote::StartField;
-                }
-            } else {
-                for &b in line {
-                    self.state = match (self.state, b) {
-                        (Quote::StartField, b'"') => Quote::InQuoted,
-                        (Quote::InQuoted, b'"') => Quote::QuoteInQuoted,
-                        (Quote::InQuoted, _) => Quote::InQuoted,
-                        (Quote::QuoteInQuoted, b'"') => Quote::InQuoted,
-                        (_, b',') | (_, b'\n') => Quote::StartField,
-                        (_, _) => Quote::Out,
-                    };
-                }
-            }
+            self.state = line_end_state(self.state, line);
             self.at += nl + 1;
             self.lines += 1;
             // Never cut after a blank line: the csv reader skips blank lines as part of reading the next record, whose
@@ -1016,6 +1030,22 @@ mod tests {
         variants.push("not a usage file\n".into());
         variants.push(String::new());
         variants.push(format!("\n\n{}\n\n\n{}", lines[0], lines[1..].join("\n\n")));
+        // Quotes in every position: escaped, after a closing quote, stray, opening a field that spans lines.
+        let tricky = [
+            "\"a\"\"\nb\"",
+            "\"a\"x\"",
+            "x\"\"y",
+            "\"\"",
+            "\"\"\"\"",
+            "\"\n\n\"",
+            "\"a\nb\"\"\nc\"",
+        ];
+        let mut t = vec![lines[0].clone()];
+        for (i, v) in tricky.iter().enumerate() {
+            t.push(edit(&lines[1], tags, v));
+            t.push(edit(&lines[1], q, &format!("{i}.5")));
+        }
+        variants.push(t.join("\n"));
         for v in &variants {
             let one = run(SourceKind::Usage, v, None);
             for threads in [1, 2, 3] {

@@ -212,6 +212,10 @@ pub(crate) fn scope(e: &Event) -> [u8; 8] {
 }
 
 /// Inserts the usage keys (sorted, for locality in the index) and returns those that were not stored yet.
+///
+/// Each statement is first tried as a plain insert that skips stored keys: when it inserts every row (any first import)
+/// all its keys are new and nothing comes back over the connection. Otherwise it is undone (savepoint) and the keys
+/// already stored are looked up, then the others inserted.
 async fn insert_usage_keys(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -233,27 +237,75 @@ async fn insert_usage_keys(
     keys.sort_unstable();
     let mut fresh = HashSet::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let sql = derived::values_sql(
-            backend,
-            "INSERT INTO usage_keys (scope, event_time_us, idem_key) VALUES ",
-            chunk.len(),
-            3,
-            " ON CONFLICT (scope, event_time_us, idem_key) DO NOTHING RETURNING idem_key",
+        sqlx::query("SAVEPOINT usage_keys")
+            .execute(&mut **tx)
+            .await?;
+        let n = insert_keys(tx, backend, chunk).await?;
+        if n == chunk.len() as u64 {
+            sqlx::query("RELEASE SAVEPOINT usage_keys")
+                .execute(&mut **tx)
+                .await?;
+            fresh.extend(chunk.iter().map(|(_, _, k)| **k));
+            continue;
+        }
+        sqlx::query("ROLLBACK TO SAVEPOINT usage_keys")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("RELEASE SAVEPOINT usage_keys")
+            .execute(&mut **tx)
+            .await?;
+        let sql = format!(
+            "SELECT v.column3 FROM ({}) AS v JOIN usage_keys k ON k.scope = v.column1 AND \
+             k.event_time_us = v.column2 AND k.idem_key = v.column3",
+            derived::values_sql(backend, "VALUES ", chunk.len(), 3, "")
         );
-        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
-        // statement cache, megabytes apiece.
-        let mut q = sqlx::query(&sql).persistent(chunk.len() == KEYS_PER_STATEMENT);
+        let mut q = sqlx::query(&sql).persistent(false);
         for (s, t, k) in chunk {
             q = q.bind(&s[..]).bind(*t).bind(&k.0[..]);
         }
+        let mut stored = HashSet::new();
         for row in q.fetch_all(&mut **tx).await? {
             let k: Vec<u8> = row.try_get(0)?;
             if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                fresh.insert(IdempotencyKey(arr));
+                stored.insert(IdempotencyKey(arr));
             }
         }
+        let new: Vec<_> = chunk
+            .iter()
+            .filter(|(_, _, k)| !stored.contains(*k))
+            .copied()
+            .collect();
+        if insert_keys(tx, backend, &new).await? != new.len() as u64 {
+            return Err(StoreError::Conflict); // only if another writer bypassed the write lock
+        }
+        fresh.extend(new.iter().map(|(_, _, k)| **k));
     }
     Ok(fresh)
+}
+
+/// Inserts keys, skipping those already stored; returns how many went in.
+async fn insert_keys(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    keys: &[([u8; 8], i64, &IdempotencyKey)],
+) -> Result<u64> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let sql = derived::values_sql(
+        backend,
+        "INSERT INTO usage_keys (scope, event_time_us, idem_key) VALUES ",
+        keys.len(),
+        3,
+        " ON CONFLICT (scope, event_time_us, idem_key) DO NOTHING",
+    );
+    // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+    // statement cache, megabytes apiece.
+    let mut q = sqlx::query(&sql).persistent(keys.len() == KEYS_PER_STATEMENT);
+    for (s, t, k) in keys {
+        q = q.bind(&s[..]).bind(*t).bind(&k.0[..]);
+    }
+    Ok(q.execute(&mut **tx).await?.rows_affected())
 }
 
 async fn insert_segment(
