@@ -12,7 +12,7 @@ use std::collections::HashSet;
 /// Rows per INSERT statement into `events`: 3,500 x 9 parameters stays under SQLite's 32,766 and PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT: usize = 3500;
 
-/// Usage keys per INSERT statement (3 parameters each).
+/// Usage keys per INSERT statement (4 parameters each).
 const KEYS_PER_STATEMENT: usize = 8000;
 
 /// Writes one import's batches. Each [`BulkWriter::append`] is idempotent and its counts are final once the
@@ -103,7 +103,8 @@ impl<'s> BulkWriter<'s> {
         let (usage, other): (Vec<usize>, Vec<usize>) = unique
             .into_iter()
             .partition(|&i| matches!(batch.items[i], Item::Usage { .. }));
-        let fresh_usage = insert_usage_keys(tx, backend, batch, &usage).await?;
+        // `next_seq` is unique to this append among those that store anything.
+        let fresh_usage = insert_usage_keys(tx, backend, batch, &usage, self.next_seq).await?;
         let known = existing_keys(tx, backend, batch, &other).await?;
         let mut fresh: Vec<usize> = usage
             .into_iter()
@@ -213,14 +214,15 @@ pub(crate) fn scope(e: &Event) -> [u8; 8] {
 
 /// Inserts the usage keys (sorted, for locality in the index) and returns those that were not stored yet.
 ///
-/// Each statement is first tried as a plain insert that skips stored keys: when it inserts every row (any first import)
-/// all its keys are new and nothing comes back over the connection. Otherwise it is undone (savepoint) and the keys
-/// already stored are looked up, then the others inserted.
+/// Each statement inserts the keys not stored yet, tagged with `batch` (unique to this append). When it inserts every
+/// row (any first import) all its keys are new and nothing comes back over the connection; otherwise the keys tagged
+/// with `batch` are looked up: they are this append's.
 async fn insert_usage_keys(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     batch: &PreparedBatch,
     usage: &[usize],
+    tag: i64,
 ) -> Result<HashSet<IdempotencyKey>> {
     let mut keys: Vec<([u8; 8], i64, &IdempotencyKey)> = usage
         .iter()
@@ -237,73 +239,63 @@ async fn insert_usage_keys(
     keys.sort_unstable();
     let mut fresh = HashSet::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        sqlx::query("SAVEPOINT usage_keys")
-            .execute(&mut **tx)
-            .await?;
-        let n = insert_keys(tx, backend, chunk).await?;
+        let n = insert_keys(tx, backend, chunk, tag).await?;
         if n == chunk.len() as u64 {
-            sqlx::query("RELEASE SAVEPOINT usage_keys")
-                .execute(&mut **tx)
-                .await?;
             fresh.extend(chunk.iter().map(|(_, _, k)| **k));
             continue;
         }
-        sqlx::query("ROLLBACK TO SAVEPOINT usage_keys")
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("RELEASE SAVEPOINT usage_keys")
-            .execute(&mut **tx)
-            .await?;
         let sql = format!(
             "SELECT v.column3 FROM ({}) AS v JOIN usage_keys k ON k.scope = v.column1 AND \
-             k.event_time_us = v.column2 AND k.idem_key = v.column3",
+             k.event_time_us = v.column2 AND k.idem_key = v.column3 WHERE k.batch = {tag}",
             derived::values_sql(backend, "VALUES ", chunk.len(), 3, "")
         );
         let mut q = sqlx::query(&sql).persistent(false);
         for (s, t, k) in chunk {
             q = q.bind(&s[..]).bind(*t).bind(&k.0[..]);
         }
-        let mut stored = HashSet::new();
         for row in q.fetch_all(&mut **tx).await? {
             let k: Vec<u8> = row.try_get(0)?;
             if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                stored.insert(IdempotencyKey(arr));
+                fresh.insert(IdempotencyKey(arr));
             }
         }
-        let new: Vec<_> = chunk
-            .iter()
-            .filter(|(_, _, k)| !stored.contains(*k))
-            .copied()
-            .collect();
-        if insert_keys(tx, backend, &new).await? != new.len() as u64 {
-            return Err(StoreError::Conflict); // only if another writer bypassed the write lock
-        }
-        fresh.extend(new.iter().map(|(_, _, k)| **k));
     }
     Ok(fresh)
 }
 
-/// Inserts keys, skipping those already stored; returns how many went in.
+/// Inserts keys tagged with `tag`, skipping those already stored; returns how many went in.
 async fn insert_keys(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     keys: &[([u8; 8], i64, &IdempotencyKey)],
+    tag: i64,
 ) -> Result<u64> {
     if keys.is_empty() {
         return Ok(0);
     }
-    let sql = derived::values_sql(
-        backend,
-        "INSERT INTO usage_keys (scope, event_time_us, idem_key) VALUES ",
-        keys.len(),
-        3,
-        " ON CONFLICT (scope, event_time_us, idem_key) DO NOTHING",
-    );
+    // SQLite: `OR IGNORE` rather than `ON CONFLICT DO NOTHING`, so no constraint can abort the statement half-way
+    // and SQLite keeps no statement journal for it (measured: 3-4% of an import's CPU).
+    let sql = match backend {
+        Backend::Sqlite => derived::values_sql(
+            backend,
+            "INSERT OR IGNORE INTO usage_keys (scope, event_time_us, idem_key, batch) VALUES ",
+            keys.len(),
+            4,
+            "",
+        ),
+        Backend::Postgres => derived::values_sql(
+            backend,
+            "INSERT INTO usage_keys (scope, event_time_us, idem_key, batch) VALUES ",
+            keys.len(),
+            4,
+            " ON CONFLICT (scope, event_time_us, idem_key) DO NOTHING",
+        ),
+    };
     // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
     // statement cache, megabytes apiece.
     let mut q = sqlx::query(&sql).persistent(keys.len() == KEYS_PER_STATEMENT);
     for (s, t, k) in keys {
-        q = q.bind(&s[..]).bind(*t).bind(&k.0[..]);
+        q = q.bind(&s[..]).bind(*t).bind(&k.0[..]).bind(tag);
     }
     Ok(q.execute(&mut **tx).await?.rows_affected())
 }

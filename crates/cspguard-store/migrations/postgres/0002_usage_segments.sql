@@ -31,7 +31,8 @@ CREATE TABLE usage_keys (
     scope         BYTEA  NOT NULL,   -- first 8 bytes of the customer tenant GUID: clusters an import's keys
     event_time_us BIGINT NOT NULL,
     idem_key      BYTEA  NOT NULL,
+    batch         BIGINT NOT NULL,   -- log_head.next_seq when its append began: tells an append's own keys apart
     PRIMARY KEY (scope, event_time_us, idem_key)
 );
-INSERT INTO usage_keys (scope, event_time_us, idem_key)
-SELECT decode(substr(replace(customer_tenant_id, '-', ''), 1, 16), 'hex'), event_time_us, idem_key FROM events WHERE kind = 'usage';
+INSERT INTO usage_keys (scope, event_time_us, idem_key, batch)
+SELECT decode(substr(replace(customer_tenant_id, '-', ''), 1, 16), 'hex'), event_time_us, idem_key, 0 FROM events WHERE kind = 'usage';
