@@ -372,7 +372,7 @@ impl Store {
         .await?;
         let mut from_rows = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
         // Segments overlapping (after_seq, ...): enough of them to cover `limit` events.
-        let mut from_segments: Vec<StoredEvent> = Vec::new();
+        let mut from_segments: Vec<StoredEvent> = Vec::with_capacity(limit.min(1 << 16));
         let mut cursor = after_seq;
         'segments: loop {
             let segs = sqlx::query(

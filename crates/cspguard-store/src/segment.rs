@@ -267,6 +267,15 @@ struct Strings<'a> {
 }
 
 impl<'a> Strings<'a> {
+    fn index(&self, r: &mut Reader<'_>) -> Result<usize, DecodeError> {
+        Ok(r.u64()? as usize)
+    }
+    fn opt_index(&self, r: &mut Reader<'_>) -> Result<Option<usize>, DecodeError> {
+        Ok(match r.u64()? {
+            0 => None,
+            i => Some(i as usize - 1),
+        })
+    }
     fn get(&self, r: &mut Reader<'_>) -> Result<&'a str, DecodeError> {
         let i = r.u64()? as usize;
         self.all
@@ -295,6 +304,58 @@ pub(crate) struct Decoder<'a> {
     strings: Strings<'a>,
     r: Reader<'a>,
     left: u64,
+    ids: IdCaches,
+}
+
+/// Identifiers parsed once per string of a segment, then cloned: validating and lower-casing a GUID per event was an
+/// eighth of decoding.
+#[derive(Default)]
+struct IdCaches {
+    partner: IdCache<PartnerId>,
+    customer: IdCache<TenantId>,
+    reseller: IdCache<ResellerMpnId>,
+    billing: IdCache<BillingSubscriptionId>,
+    azure: IdCache<AzureSubscriptionId>,
+    resource: IdCache<ResourceId>,
+}
+
+struct IdCache<T>(Vec<Option<T>>);
+
+impl<T> Default for IdCache<T> {
+    fn default() -> Self {
+        IdCache(Vec::new())
+    }
+}
+
+impl<T: Clone> IdCache<T> {
+    fn get(
+        &mut self,
+        strings: &Strings<'_>,
+        i: usize,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<T, DecodeError> {
+        if self.0.len() != strings.all.len() {
+            self.0 = vec![None; strings.all.len()];
+        }
+        let slot = self
+            .0
+            .get_mut(i)
+            .ok_or_else(|| format!("string #{i} is not in the table"))?;
+        if let Some(v) = slot {
+            return Ok(v.clone());
+        }
+        let v = parse(strings.all[i]).map_err(|e| e.to_string())?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+    fn opt(
+        &mut self,
+        strings: &Strings<'_>,
+        i: Option<usize>,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<Option<T>, DecodeError> {
+        i.map(|i| self.get(strings, i, parse)).transpose()
+    }
 }
 
 impl<'a> Decoder<'a> {
@@ -316,6 +377,7 @@ impl<'a> Decoder<'a> {
             strings: Strings { all },
             r,
             left,
+            ids: IdCaches::default(),
         })
     }
 
@@ -337,19 +399,17 @@ impl<'a> Decoder<'a> {
             0 => None,
             l => Some(l - 1),
         };
-        let id = |e: cspguard_domain::IdError| e.to_string();
-        let partner = s.opt(r)?.map(PartnerId::parse).transpose().map_err(id)?;
-        let customer = TenantId::parse(s.get(r)?).map_err(id)?;
+        let ids = &mut self.ids;
+        let partner = ids.partner.opt(s, s.opt_index(r)?, PartnerId::parse)?;
+        let customer = ids.customer.get(s, s.index(r)?, TenantId::parse)?;
         let customer_name = s.string(r)?;
         let customer_country = s.opt(r)?.map(str::to_string);
-        let reseller = s
-            .opt(r)?
-            .map(ResellerMpnId::parse)
-            .transpose()
-            .map_err(id)?;
+        let reseller = ids.reseller.opt(s, s.opt_index(r)?, ResellerMpnId::parse)?;
         let invoice_number = s.opt(r)?.map(str::to_string);
-        let billing_subscription = BillingSubscriptionId::parse(s.get(r)?).map_err(id)?;
-        let azure_subscription = AzureSubscriptionId::parse(s.get(r)?).map_err(id)?;
+        let billing_subscription = ids
+            .billing
+            .get(s, s.index(r)?, BillingSubscriptionId::parse)?;
+        let azure_subscription = ids.azure.get(s, s.index(r)?, AzureSubscriptionId::parse)?;
         let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
         let usage_date =
             NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
@@ -363,7 +423,7 @@ impl<'a> Decoder<'a> {
         let resource_location = s.string(r)?;
         let consumed_service = s.string(r)?;
         let resource_group = s.string(r)?;
-        let resource = s.opt(r)?.map(ResourceId::parse).transpose().map_err(id)?;
+        let resource = ids.resource.opt(s, s.opt_index(r)?, ResourceId::parse)?;
         let charge_type = s.string(r)?;
         let unit = s.string(r)?;
         let quantity = r.decimal()?;
