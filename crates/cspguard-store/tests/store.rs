@@ -279,3 +279,79 @@ async fn postgres_a_partly_known_batch_stores_only_the_new_events() {
         a_partly_known_batch_stores_only_the_new_events(store).await;
     }
 }
+
+/// A database written before migration 0002 (usage lines as JSON rows of `events`): after the upgrade its events read
+/// back in order, its usage keys still count as stored, and new events continue the same positions.
+#[tokio::test]
+async fn sqlite_a_database_from_before_segments_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
+    {
+        // Only the first migration, and the rows the previous store wrote.
+        let old = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            std::path::Path::new(&manifest_dir()).join("migrations/sqlite/0001_event_log.sql"),
+            old.path().join("0001_event_log.sql"),
+        )
+        .unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO sources (origin, kind, started_us) VALUES ('usage_small.csv', 'usage', 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for e in &usage[..5] {
+            sqlx::query(
+                "INSERT INTO events (idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, \
+                 source_line, payload) VALUES (?, 'usage', ?, ?, 0, 1, ?, ?)",
+            )
+            .bind(&e.key.0[..])
+            .bind(e.event.customer().unwrap().as_str())
+            .bind(e.event_time.timestamp_micros())
+            .bind(e.source.line.map(|l| l as i64))
+            .bind(serde_json::to_string(&e.event).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.event_count().await.unwrap(), 5);
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let o = store.append(src, &usage, now()).await.unwrap();
+    assert_eq!(
+        (o.inserted, o.duplicates),
+        (7, 5),
+        "the old rows' keys still count"
+    );
+    let back = store.events_after(0, 100).await.unwrap();
+    assert_eq!(
+        back.iter().map(|s| s.seq).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    let got: Vec<&Envelope> = back.iter().map(|s| &s.envelope).collect();
+    assert_eq!(got, usage.iter().collect::<Vec<_>>());
+    assert_eq!(
+        store
+            .events_after(3, 4)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.seq)
+            .collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+}
