@@ -2,14 +2,22 @@
 //! stages query. One code path serves SQLite (the embedded default) and PostgreSQL: sqlx's `Any` driver with queries
 //! checked at run time, `$N` placeholders (both understand them), integers for instants and money.
 //!
-//! API boundary: [`Store`] takes domain [`Envelope`]s and returns domain types and plain rows; callers never see SQL.
+//! API boundary: [`Store`] takes domain [`Envelope`]s (or [`PreparedBatch`]es encoded from them on the producer's
+//! threads) and returns domain types and plain rows; callers never see SQL.
+//!
+//! Layout (migration 0002): the log is one sequence of positions (`seq`) over two tables. Usage lines, the bulk of any
+//! partner's data, are stored many to a row in `event_segments` (compact binary, see `segment.rs`) with their keys in
+//! `usage_keys`; every other event is one JSON row of `events`. `log_head.next_seq` is the next free position. Read the
+//! log with [`Store::events_after`]: it merges both tables by position.
 //!
 //! Invariants:
-//! - the `events` table is append-only: rows are inserted, never updated or deleted;
+//! - the log is append-only: rows of `events`, `event_segments` and `usage_keys` are inserted, never updated or
+//!   deleted; positions are given under the write lock, so they commit in order and are never reused;
 //! - an event whose idempotency key is already stored is not stored again ([`Store::append`] reports it as a duplicate),
-//!   so re-importing a file, or an overlapping one, adds nothing;
+//!   so re-importing a file, or an overlapping one, adds nothing; usage keys are checked in `usage_keys`, other keys in
+//!   `events`;
 //! - derived tables change in the same transaction as the events they derive from, and only for events actually
-//!   inserted, so they always equal a replay of the log;
+//!   inserted, so they always equal a replay of the log ([`BulkWriter`] folds them in memory between its commits);
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
 mod bulk;
