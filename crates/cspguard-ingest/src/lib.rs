@@ -28,7 +28,7 @@ mod usage_csv;
 pub use fields::{parse_date, parse_instant};
 pub use json_records::{JsonRecords, RawRecord};
 pub use sniff::sniff;
-pub use usage_csv::USAGE_COLUMNS;
+pub use usage_csv::{parse_usage_parallel, ChunkBuilder, ChunkSink, USAGE_COLUMNS};
 
 use cspguard_domain::{Envelope, Instant, TenantId};
 use std::fmt;

@@ -7,7 +7,7 @@
 //! duplicate, not a second charge. Decision: two rows identical in every other column are one charge (Microsoft's
 //! re-deliveries repeat rows exactly; genuinely separate charges differ at least in quantity or resource).
 
-use crate::{ImportOptions, ParseError, Reject, Sink, SourceKind};
+use crate::{ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped};
 use chrono::{NaiveDate, TimeZone, Utc};
 use cspguard_domain::{
     parse_decimal, AzureSubscriptionId, BillingSubscriptionId, Currency, Envelope, Event,
@@ -355,18 +355,22 @@ pub fn usage_event_time(d: NaiveDate) -> cspguard_domain::Instant {
     Utc.from_utc_datetime(&next.and_time(chrono::NaiveTime::MIN))
 }
 
-pub(crate) fn parse(
-    reader: impl BufRead,
-    opts: &ImportOptions,
-    sink: &mut dyn Sink,
-) -> Result<(), ParseError> {
+fn reader_builder() -> csv::ReaderBuilder {
     // Rejects must name the right line, and the csv crate miscounts lines of CRLF files: so records end at '\n' only
     // (a CR left at the end of the last field is trimmed like any blank), and the header is read as an ordinary record.
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
+    let mut b = csv::ReaderBuilder::new();
+    b.flexible(true)
         .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(reader);
+        .terminator(csv::Terminator::Any(b'\n'));
+    b
+}
+
+/// Reads the header record and works out the layout; the rejects preamble goes to the sink.
+fn read_header<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    opts: &ImportOptions,
+    sink: &mut dyn Sink,
+) -> Result<Layout, ParseError> {
     let mut header = csv::ByteRecord::new();
     if let Err(e) = rdr.read_byte_record(&mut header) {
         return Err(match e.into_kind() {
@@ -389,6 +393,18 @@ pub(crate) fn parse(
     }
     let layout = Layout::from_header(&header, &opts.origin)?;
     sink.preamble(&encode(&header));
+    Ok(layout)
+}
+
+/// Parses the records after the header. `line_offset` is added to the reader's line numbers (a chunk of a file starts
+/// on a later line than its reader's line 1).
+fn parse_records<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    layout: &Layout,
+    line_offset: u64,
+    opts: &ImportOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), ParseError> {
     let cols = Cols::new();
     let stopped = |_| ParseError::Stopped {
         origin: opts.origin.clone(),
@@ -399,7 +415,7 @@ pub(crate) fn parse(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| p.line()) + line_offset;
                 match e.into_kind() {
                     csv::ErrorKind::Io(source) => {
                         return Err(ParseError::Io {
@@ -421,7 +437,7 @@ pub(crate) fn parse(
                 }
             }
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, |p| p.line()) + line_offset;
         if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
             continue; // a blank line
         }
@@ -440,10 +456,7 @@ pub(crate) fn parse(
             .map_err(stopped)?;
             continue;
         }
-        let row = Row {
-            rec: &rec,
-            layout: &layout,
-        };
+        let row = Row { rec: &rec, layout };
         match convert(&row, &cols) {
             Ok((usage, key)) => {
                 let event_time = usage_event_time(usage.usage_date);
@@ -471,6 +484,373 @@ pub(crate) fn parse(
         }
     }
     Ok(())
+}
+
+pub(crate) fn parse(
+    reader: impl BufRead,
+    opts: &ImportOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), ParseError> {
+    let mut rdr = reader_builder().from_reader(reader);
+    let layout = read_header(&mut rdr, opts, sink)?;
+    parse_records(&mut rdr, &layout, 0, opts, sink)
+}
+
+/// Where records end, following the csv crate's quoting rules (`"` opens a quoted field only at a field's start; `""`
+/// inside one is a quote; records end at `\n` outside quotes), so a file can be cut into chunks that parse alone
+/// exactly as they would in one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// At the start of a record or field.
+    StartField,
+    /// In an unquoted field, or after a quoted field's closing quote.
+    Out,
+    InQuoted,
+}
+
+/// The quoting state after `line` (which ends with its `\n`), from `state` at its start (`StartField` or `InQuoted`):
+/// `InQuoted` if the line ends inside a quoted field, else `StartField` (the record ended). Jumps from quote to quote:
+/// outside a quoted field only a quote at a field's start matters, inside one only quotes do.
+fn line_end_state(mut state: Quote, line: &[u8]) -> Quote {
+    let mut at = 0;
+    loop {
+        let Some(q) = memchr::memchr(b'"', &line[at..]).map(|q| at + q) else {
+            return if state == Quote::InQuoted {
+                Quote::InQuoted
+            } else {
+                Quote::StartField
+            };
+        };
+        if state == Quote::InQuoted {
+            if line.get(q + 1) == Some(&b'"') {
+                at = q + 2; // an escaped quote
+            } else {
+                state = Quote::Out; // the field's closing quote
+                at = q + 1;
+            }
+        } else {
+            if q == 0 || line[q - 1] == b',' {
+                state = Quote::InQuoted; // opens a quoted field
+            }
+            at = q + 1;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Framer {
+    state: Quote,
+    /// How far the buffer was scanned (always just after a `\n`), and the lines up to there.
+    at: usize,
+    lines: u64,
+    /// The end of the last complete record found, and the lines before it.
+    last: Option<(usize, u64)>,
+}
+
+impl Framer {
+    fn new() -> Self {
+        Framer {
+            state: Quote::StartField,
+            at: 0,
+            lines: 0,
+            last: None,
+        }
+    }
+
+    /// Scans the complete lines of `buf` not scanned yet (`buf` only grows between calls) and returns the end of the
+    /// last complete record so far (or the first, with `first`) and the number of lines before it.
+    fn scan(&mut self, buf: &[u8], first: bool) -> Option<(usize, u64)> {
+        while let Some(nl) = memchr::memchr(b'\n', &buf[self.at..]) {
+            let line = &buf[self.at..self.at + nl + 1];
+            self.state = line_end_state(self.state, line);
+            self.at += nl + 1;
+            self.lines += 1;
+            // Never cut after a blank line: the csv reader skips blank lines as part of reading the next record, whose
+            // line number is then the first blank line's. Cutting before them keeps that numbering.
+            if self.state == Quote::StartField && line.len() > 1 {
+                self.last = Some((self.at, self.lines));
+                if first {
+                    break;
+                }
+            }
+        }
+        self.last
+    }
+}
+
+/// Receives a parallel parse's output in file order.
+pub trait ChunkSink<T> {
+    /// The prepared events of one chunk (after that chunk's rejects).
+    fn chunk(&mut self, events: T) -> Result<(), Stopped>;
+    fn reject(&mut self, reject: Reject) -> Result<(), Stopped>;
+    /// As [`Sink::preamble`].
+    fn preamble(&mut self, _raw: &[u8]) {}
+}
+
+/// Turns one chunk's events into what the [`ChunkSink`] receives, one event at a time (so a chunk never holds all its
+/// events in their in-memory form), on the worker thread that parsed them.
+pub trait ChunkBuilder {
+    type Output: Send;
+    fn push(&mut self, event: Envelope) -> Result<(), Stopped>;
+    fn finish(self) -> Result<Self::Output, Stopped>;
+}
+
+impl ChunkBuilder for Vec<Envelope> {
+    type Output = Vec<Envelope>;
+    fn push(&mut self, event: Envelope) -> Result<(), Stopped> {
+        Vec::push(self, event);
+        Ok(())
+    }
+    fn finish(self) -> Result<Self::Output, Stopped> {
+        Ok(self)
+    }
+}
+
+/// Feeds one chunk's events to a builder and keeps its rejects, on a worker thread.
+struct ChunkCollect<B> {
+    builder: B,
+    rejects: Vec<Reject>,
+    stopped: bool,
+}
+
+impl<B: ChunkBuilder> Sink for ChunkCollect<B> {
+    fn accept(&mut self, event: Envelope) -> Result<(), Stopped> {
+        let r = self.builder.push(event);
+        self.stopped |= r.is_err();
+        r
+    }
+    fn reject(&mut self, reject: Reject) -> Result<(), Stopped> {
+        self.rejects.push(reject);
+        Ok(())
+    }
+}
+
+/// Adapts a [`ChunkSink`] for the header and for files without a complete record, parsed in one pass.
+struct Batching<'a, B: ChunkBuilder> {
+    sink: &'a mut dyn ChunkSink<B::Output>,
+    builder: Option<B>,
+}
+
+impl<B: ChunkBuilder> Batching<'_, B> {
+    fn flush(&mut self) -> Result<(), Stopped> {
+        match self.builder.take() {
+            Some(b) => self.sink.chunk(b.finish()?),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<B: ChunkBuilder> Sink for Batching<'_, B> {
+    fn accept(&mut self, event: Envelope) -> Result<(), Stopped> {
+        match &mut self.builder {
+            Some(b) => b.push(event),
+            None => Err(Stopped),
+        }
+    }
+    fn reject(&mut self, reject: Reject) -> Result<(), Stopped> {
+        self.sink.reject(reject)
+    }
+    fn preamble(&mut self, raw: &[u8]) {
+        self.sink.preamble(raw);
+    }
+}
+
+type ChunkOutput<T> = Result<(Result<T, Stopped>, Vec<Reject>, Result<(), ParseError>), ParseError>;
+
+/// Parses a usage CSV on `threads` threads: the file is cut into chunks of about `chunk_bytes` at record boundaries,
+/// each chunk is parsed on a worker into a builder from `new_builder` (e.g. encoding events for storage as they come),
+/// and the results reach the sink in file order, so events, rejects and line numbers are exactly those of
+/// [`crate::parse`]. Memory is bounded by the chunks in flight (a few per thread), not by the file.
+pub fn parse_usage_parallel<B: ChunkBuilder>(
+    mut reader: impl std::io::Read + Send,
+    opts: &ImportOptions,
+    threads: usize,
+    chunk_bytes: usize,
+    new_builder: &(dyn Fn() -> B + Sync),
+    sink: &mut dyn ChunkSink<B::Output>,
+) -> Result<(), ParseError> {
+    let io = |source| ParseError::Io {
+        origin: opts.origin.clone(),
+        source,
+    };
+    let stopped = || ParseError::Stopped {
+        origin: opts.origin.clone(),
+    };
+    let chunk_bytes = chunk_bytes.max(1);
+    // The first chunk holds at least the header: read until a record ends or the file does.
+    let mut framer = Framer::new();
+    let mut first = Vec::new();
+    let header_end = loop {
+        let got = read_up_to(&mut reader, &mut first, chunk_bytes).map_err(io)?;
+        if let Some(end) = framer.scan(&first, true) {
+            break Some(end);
+        }
+        if got == 0 {
+            break None;
+        }
+    };
+    let Some((header_end, header_lines)) = header_end else {
+        // No complete record: the whole file is the header (or nothing); one pass says what is wrong with it.
+        let mut b = Batching {
+            sink,
+            builder: Some(new_builder()),
+        };
+        parse(&first[..], opts, &mut b)?;
+        return b.flush().map_err(|_| stopped());
+    };
+    // The header as the one-pass parser reads it; the rest of the first read is the start of the first chunk.
+    let layout = {
+        let mut b = Batching::<B> {
+            sink: &mut *sink,
+            builder: None,
+        };
+        let mut rdr = reader_builder().from_reader(&first[..header_end]);
+        read_header(&mut rdr, opts, &mut b)?
+    };
+    let mut carry = first.split_off(header_end);
+    drop(first);
+    let threads = threads.max(1);
+    let layout = &layout;
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, u64)>(threads);
+    let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, ChunkOutput<B::Output>)>();
+    // Chunks ahead of the consumer: each costs its bytes and its events.
+    let (token_tx, token_rx) = std::sync::mpsc::sync_channel::<()>(threads + 2);
+    for _ in 0..threads + 2 {
+        let _ = token_tx.send(());
+    }
+    // Every channel end is owned by one thread (or the consumer), so when any side stops, the others see a closed
+    // channel and stop too: no thread waits forever.
+    std::thread::scope(move |scope| -> Result<(), ParseError> {
+        let reader_done = done_tx.clone();
+        scope.spawn(move || {
+            let mut framer = Framer::new();
+            let mut idx = 0u64;
+            let mut line = 1 + header_lines;
+            let mut eof = false;
+            let mut need_more = false;
+            loop {
+                if !eof && (carry.len() < chunk_bytes || need_more) {
+                    let want = if need_more {
+                        chunk_bytes
+                    } else {
+                        chunk_bytes - carry.len()
+                    };
+                    match read_up_to(&mut reader, &mut carry, want) {
+                        Ok(0) => eof = true,
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = reader_done.send((idx, Err(io(e))));
+                            return;
+                        }
+                    }
+                    need_more = false;
+                    if !eof && carry.len() < chunk_bytes {
+                        continue;
+                    }
+                }
+                let (end, lines) = if eof {
+                    if carry.is_empty() {
+                        return;
+                    }
+                    (carry.len(), 0)
+                } else {
+                    match framer.scan(&carry, false) {
+                        Some(c) => c,
+                        None => {
+                            need_more = true; // a record longer than a chunk: read on
+                            continue;
+                        }
+                    }
+                };
+                let rest = carry.split_off(end);
+                let chunk = std::mem::replace(&mut carry, rest);
+                // The rest starts a record: scan it afresh.
+                framer = Framer::new();
+                if token_rx.recv().is_err() || work_tx.send((idx, chunk, line)).is_err() {
+                    return;
+                }
+                idx += 1;
+                line += lines;
+            }
+        });
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let work_rx = work_rx.clone();
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((idx, chunk, line)) = next else {
+                    return;
+                };
+                let mut c = ChunkCollect {
+                    builder: new_builder(),
+                    rejects: Vec::new(),
+                    stopped: false,
+                };
+                let mut rdr = reader_builder().from_reader(&chunk[..]);
+                let parsed = parse_records(&mut rdr, layout, line - 1, opts, &mut c);
+                drop(rdr);
+                drop(chunk);
+                let prepared = if c.stopped {
+                    Err(Stopped)
+                } else {
+                    c.builder.finish()
+                };
+                if done_tx
+                    .send((idx, Ok((prepared, c.rejects, parsed))))
+                    .is_err()
+                {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // In file order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        for (idx, out) in done_rx.iter() {
+            waiting.insert(idx, out);
+            while let Some(out) = waiting.remove(&next) {
+                let (prepared, rejects, parsed) = out?;
+                for r in rejects {
+                    sink.reject(r).map_err(|_| stopped())?;
+                }
+                parsed?;
+                sink.chunk(prepared.map_err(|_| stopped())?)
+                    .map_err(|_| stopped())?;
+                next += 1;
+                let _ = token_tx.send(());
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Appends up to `want` more bytes from `r` to `buf` (fewer only at the end of the file); returns how many.
+fn read_up_to(
+    r: &mut impl std::io::Read,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> std::io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + want, 0);
+    let mut got = 0;
+    while got < want {
+        match r.read(&mut buf[start + got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start + got);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(start + got);
+    Ok(got)
 }
 
 #[cfg(test)]
@@ -580,5 +960,118 @@ mod tests {
             run(SourceKind::Usage, "", None),
             Err(ParseError::Empty { .. })
         ));
+    }
+
+    /// Collects a parallel parse's output as the one-pass parser's sink would see it.
+    #[derive(Default)]
+    struct Chunks {
+        events: Vec<Envelope>,
+        rejects: Vec<Reject>,
+        preamble: Vec<u8>,
+        chunks: usize,
+    }
+
+    impl ChunkSink<Vec<Envelope>> for Chunks {
+        fn chunk(&mut self, events: Vec<Envelope>) -> Result<(), Stopped> {
+            self.events.extend(events);
+            self.chunks += 1;
+            Ok(())
+        }
+        fn reject(&mut self, reject: Reject) -> Result<(), Stopped> {
+            self.rejects.push(reject);
+            Ok(())
+        }
+        fn preamble(&mut self, raw: &[u8]) {
+            self.preamble = raw.to_vec();
+        }
+    }
+
+    fn parallel(input: &str, threads: usize, chunk: usize) -> Result<Chunks, ParseError> {
+        let mut c = Chunks::default();
+        parse_usage_parallel(
+            input.as_bytes(),
+            &crate::testing::opts(None),
+            threads,
+            chunk,
+            &Vec::new,
+            &mut c,
+        )?;
+        Ok(c)
+    }
+
+    #[test]
+    fn parallel_parsing_equals_one_pass_whatever_the_chunks() {
+        let text = example("usage_small.csv");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let q = header.iter().position(|c| *c == "Quantity").unwrap();
+        let tags = header.iter().position(|c| *c == "Tags").unwrap();
+        let name = header.iter().position(|c| *c == "CustomerName").unwrap();
+        let edit = |l: &str, c: usize, v: &str| {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[c] = v.to_string();
+            f.join(",")
+        };
+        lines[2] = edit(&lines[2], tags, "\"{\"\"a\"\":\"\"x\ny,z\"\"}\""); // quoted, with a newline and a comma
+        lines[3] = edit(&lines[3], q, "twelve");
+        lines[4] = edit(&lines[4], name, "Stray \" quote"); // a quote inside an unquoted field is data
+        lines[6] = lines[6].split(',').take(5).collect::<Vec<_>>().join(",");
+        lines.insert(8, String::new());
+        lines[9] = edit(&lines[9], name, "\"Quoted, \"\"name\"\"\"");
+        let mut variants = vec![
+            lines.join("\n"),
+            lines.join("\n") + "\n",
+            lines.join("\r\n") + "\r\n",
+        ];
+        variants.push(format!("\u{feff}{}", variants[0]));
+        variants.push(format!("{}\n\"unterminated,quote", variants[1]));
+        variants.push(lines[0].clone());
+        variants.push(format!("{}\n", lines[0]));
+        variants.push("not a usage file\n".into());
+        variants.push(String::new());
+        variants.push(format!("\n\n{}\n\n\n{}", lines[0], lines[1..].join("\n\n")));
+        // Quotes in every position: escaped, after a closing quote, stray, opening a field that spans lines.
+        let tricky = [
+            "\"a\"\"\nb\"",
+            "\"a\"x\"",
+            "x\"\"y",
+            "\"\"",
+            "\"\"\"\"",
+            "\"\n\n\"",
+            "\"a\nb\"\"\nc\"",
+        ];
+        let mut t = vec![lines[0].clone()];
+        for (i, v) in tricky.iter().enumerate() {
+            t.push(edit(&lines[1], tags, v));
+            t.push(edit(&lines[1], q, &format!("{i}.5")));
+        }
+        variants.push(t.join("\n"));
+        for v in &variants {
+            let one = run(SourceKind::Usage, v, None);
+            for threads in [1, 2, 3] {
+                for chunk in [1, 7, 64, 300, 1500, 1 << 20] {
+                    let par = parallel(v, threads, chunk);
+                    match (&one, &par) {
+                        (Ok(a), Ok(b)) => {
+                            assert_eq!(a.events, b.events, "threads {threads}, chunk {chunk}");
+                            assert_eq!(a.rejects, b.rejects, "threads {threads}, chunk {chunk}");
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                        _ => panic!(
+                            "one pass {:?} but parallel {:?}",
+                            one.as_ref().err(),
+                            par.as_ref().err()
+                        ),
+                    }
+                }
+            }
+        }
+        let one = run(SourceKind::Usage, &variants[1], None).unwrap();
+        assert!(
+            one.rejects.len() >= 2 && one.events.len() >= 8,
+            "{:?}",
+            one.rejects
+        );
+        assert!(parallel(&variants[1], 2, 300).unwrap().chunks > 3);
     }
 }

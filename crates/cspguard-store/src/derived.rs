@@ -1,11 +1,12 @@
 //! Derived tables: folded from newly inserted events inside the append's transaction, read by later stages.
 
+use crate::segment::{StringTable, UsageFacts};
 use crate::{Backend, Result, StoreError};
 use chrono::NaiveDate;
 use cspguard_domain::{Currency, Envelope, Event, Money};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 /// Cost of one Azure subscription on one day for one meter category in one region.
@@ -48,9 +49,6 @@ pub(crate) const MAX_PARAMS: usize = 32_000;
 /// against 20.2-21.3 s for the whole import), unlike plain inserts where larger statements win.
 const UPSERT_ROWS: usize = 400;
 
-type MeterKey = (String, String, String, String, String); // sub, date, category, region, currency
-type ResourceKey = (String, String, String); // resource, date, currency
-
 #[derive(Default)]
 struct CustomerPatch {
     name: Option<String>,
@@ -60,7 +58,7 @@ struct CustomerPatch {
 }
 
 /// Usage cost in micros; amounts finer than a millionth are rounded (Partner Center totals have two decimals).
-fn cost_micros(m: &Money) -> i64 {
+pub(crate) fn cost_micros(m: &Money) -> i64 {
     m.to_micros().unwrap_or_else(|| {
         Money::new(m.amount.round_dp(6), m.currency)
             .to_micros()
@@ -68,179 +66,273 @@ fn cost_micros(m: &Money) -> i64 {
     })
 }
 
-pub(crate) async fn apply(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    events: &[&Envelope],
-    ingest_us: i64,
-) -> Result<()> {
-    let mut meter: BTreeMap<MeterKey, (String, i64, i64)> = BTreeMap::new();
-    let mut resource: BTreeMap<ResourceKey, (String, String, i64, i64)> = BTreeMap::new();
-    let mut subs: BTreeMap<String, String> = BTreeMap::new();
-    let mut billing_subs: BTreeMap<String, String> = BTreeMap::new();
-    let mut customers: BTreeMap<String, CustomerPatch> = BTreeMap::new();
-    for e in events {
-        match &e.event {
-            Event::Usage(u) => {
-                let region = if u.resource_location.is_empty() {
-                    u.meter_region.clone()
-                } else {
-                    u.resource_location.clone()
-                };
-                let date = u.usage_date.to_string();
-                let cur = u.cost.currency.to_string();
-                let c = cost_micros(&u.cost);
-                let m = meter
-                    .entry((
-                        u.azure_subscription.to_string(),
-                        date.clone(),
-                        u.meter_category.clone(),
-                        region,
-                        cur.clone(),
-                    ))
-                    .or_insert_with(|| (u.customer.to_string(), 0, 0));
-                m.1 += c;
-                m.2 += 1;
-                if let Some(r) = &u.resource {
-                    let x = resource
-                        .entry((r.to_string(), date, cur))
-                        .or_insert_with(|| {
-                            (
-                                u.azure_subscription.to_string(),
-                                u.customer.to_string(),
-                                0,
-                                0,
-                            )
-                        });
-                    x.2 += c;
-                    x.3 += 1;
-                }
-                subs.insert(u.azure_subscription.to_string(), u.customer.to_string());
-                billing_subs.insert(u.billing_subscription.to_string(), u.customer.to_string());
-                let p = customers.entry(u.customer.to_string()).or_default();
-                if !u.customer_name.is_empty() {
-                    p.name = Some(u.customer_name.clone());
-                }
-                p.country = u.customer_country.clone().or(p.country.take());
-                p.reseller = u
-                    .reseller
-                    .as_ref()
-                    .map(|r| r.to_string())
-                    .or(p.reseller.take());
+/// Interned strings: the fold's keys are small integers, so adding a line allocates only for strings not seen yet.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+    fn get(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+}
+
+/// (subscription, date, meter category, region, currency) -> (customer, cost, lines)
+type MeterFold = HashMap<(u32, NaiveDate, u32, u32, Currency), (u32, i64, i64)>;
+/// (resource, date, currency) -> (subscription, customer, cost, lines)
+type ResourceFold = HashMap<(u32, NaiveDate, Currency), (u32, u32, i64, i64)>;
+
+/// The derived tables' changes from a run of newly inserted events, folded in memory and written by [`Fold::flush`] in
+/// the transaction that inserted the events. Folding then writing equals applying the events one by one.
+#[derive(Default)]
+pub(crate) struct Fold {
+    names: Names,
+    meter: MeterFold,
+    resource: ResourceFold,
+    /// Mapping tables: the latest event wins (insertion order is kept by `Vec` + index).
+    subs: HashMap<u32, u32>,
+    billing_subs: HashMap<u32, u32>,
+    customers: HashMap<u32, CustomerPatch>,
+}
+
+fn set_if_new(slot: &mut Option<String>, v: Option<&str>) {
+    if let Some(v) = v {
+        if slot.as_deref() != Some(v) {
+            *slot = Some(v.to_string());
+        }
+    }
+}
+
+impl Fold {
+    /// Distinct rows folded so far.
+    pub(crate) fn len(&self) -> usize {
+        self.meter.len()
+            + self.resource.len()
+            + self.subs.len()
+            + self.billing_subs.len()
+            + self.customers.len()
+    }
+
+    /// Adds a usage line given by its batch's string ids; `map` caches the batch ids' fold ids (start it empty per
+    /// batch).
+    pub(crate) fn add_usage(&mut self, f: &UsageFacts, strings: &StringTable, map: &mut Vec<u32>) {
+        if map.len() != strings.len() {
+            *map = vec![u32::MAX; strings.len()];
+        }
+        let names = &mut self.names;
+        let mut id = |i: u32| {
+            let slot = &mut map[i as usize];
+            if *slot == u32::MAX {
+                *slot = names.id(strings.get(i));
             }
+            *slot
+        };
+        let sub = id(f.azure_subscription);
+        let cust = id(f.customer);
+        let cat = id(f.meter_category);
+        let region = id(f.region);
+        let resource = f.resource.map(&mut id);
+        let billing = id(f.billing_subscription);
+        let name = id(f.customer_name);
+        let country = f.customer_country.map(&mut id);
+        let reseller = f.reseller.map(&mut id);
+        let c = f.cost_micros;
+        let m = self
+            .meter
+            .entry((sub, f.usage_date, cat, region, f.currency))
+            .or_insert((cust, 0, 0));
+        m.1 += c;
+        m.2 += 1;
+        if let Some(r) = resource {
+            let x = self
+                .resource
+                .entry((r, f.usage_date, f.currency))
+                .or_insert((sub, cust, 0, 0));
+            x.2 += c;
+            x.3 += 1;
+        }
+        self.subs.insert(sub, cust);
+        self.billing_subs.insert(billing, cust);
+        let n = &self.names;
+        let p = self.customers.entry(cust).or_default();
+        let name = n.get(name);
+        if !name.is_empty() {
+            set_if_new(&mut p.name, Some(name));
+        }
+        set_if_new(&mut p.country, country.map(|c| n.get(c)));
+        set_if_new(&mut p.reseller, reseller.map(|r| n.get(r)));
+    }
+
+    /// Adds an event other than a usage line (those come through [`Fold::add_usage`]).
+    pub(crate) fn add(&mut self, e: &Envelope) {
+        let n = &mut self.names;
+        match &e.event {
             Event::ControlPlane(o) => {
                 if let (Some(s), Some(c)) = (&o.azure_subscription, &o.customer) {
-                    subs.insert(s.to_string(), c.to_string());
+                    let (s, c) = (n.id(s.as_str()), n.id(c.as_str()));
+                    self.subs.insert(s, c);
                 }
             }
             Event::FraudAlert(a) => {
-                subs.insert(a.azure_subscription.to_string(), a.customer.to_string());
+                let (s, c) = (
+                    n.id(a.azure_subscription.as_str()),
+                    n.id(a.customer.as_str()),
+                );
+                self.subs.insert(s, c);
             }
             Event::CustomerProfile(p) => {
-                let x = customers.entry(p.customer.to_string()).or_default();
-                x.name = p.name.clone().or(x.name.take());
-                x.domain = p.domain.clone().or(x.domain.take());
-                x.country = p.country.clone().or(x.country.take());
-                x.reseller = p
-                    .reseller
-                    .as_ref()
-                    .map(|r| r.to_string())
-                    .or(x.reseller.take());
+                let c = n.id(p.customer.as_str());
+                let x = self.customers.entry(c).or_default();
+                set_if_new(&mut x.name, p.name.as_deref());
+                set_if_new(&mut x.domain, p.domain.as_deref());
+                set_if_new(&mut x.country, p.country.as_deref());
+                set_if_new(&mut x.reseller, p.reseller.as_ref().map(|r| r.as_str()));
             }
             _ => {}
         }
     }
-    let meter: Vec<_> = meter.into_iter().collect();
-    for chunk in meter.chunks(UPSERT_ROWS) {
-        let sql = values_sql(
-            backend,
-            "INSERT INTO usage_daily_meter (azure_subscription_id, usage_date, meter_category, region, currency, \
-             customer_tenant_id, cost_micros, line_count) VALUES ",
-            chunk.len(),
-            8,
-            " ON CONFLICT (azure_subscription_id, usage_date, meter_category, region, currency) DO UPDATE SET \
-             cost_micros = usage_daily_meter.cost_micros + excluded.cost_micros, \
-             line_count = usage_daily_meter.line_count + excluded.line_count",
-        );
-        let mut q = sqlx::query(&sql);
-        for ((s, d, c, r, cur), (cust, cost, n)) in chunk {
-            q = q
-                .bind(s)
-                .bind(d)
-                .bind(c)
-                .bind(r)
-                .bind(cur)
-                .bind(cust)
-                .bind(*cost)
-                .bind(*n);
+
+    /// Writes the folded rows (in primary-key order, for locality) and empties the fold.
+    pub(crate) async fn flush(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        backend: Backend,
+        ingest_us: i64,
+    ) -> Result<()> {
+        let fold = std::mem::take(self);
+        let n = &fold.names;
+        let mut meter: Vec<_> = fold
+            .meter
+            .iter()
+            .map(|(&(s, d, c, r, cur), &(cust, cost, lines))| {
+                (
+                    (n.get(s), d, n.get(c), n.get(r), cur),
+                    (n.get(cust), cost, lines),
+                )
+            })
+            .collect();
+        meter.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for chunk in meter.chunks(UPSERT_ROWS) {
+            let sql = values_sql(
+                backend,
+                "INSERT INTO usage_daily_meter (azure_subscription_id, usage_date, meter_category, region, currency, \
+                 customer_tenant_id, cost_micros, line_count) VALUES ",
+                chunk.len(),
+                8,
+                " ON CONFLICT (azure_subscription_id, usage_date, meter_category, region, currency) DO UPDATE SET \
+                 cost_micros = usage_daily_meter.cost_micros + excluded.cost_micros, \
+                 line_count = usage_daily_meter.line_count + excluded.line_count",
+            );
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
+            for ((s, d, c, r, cur), (cust, cost, lines)) in chunk {
+                q = q
+                    .bind(*s)
+                    .bind(d.to_string())
+                    .bind(*c)
+                    .bind(*r)
+                    .bind(cur.as_str())
+                    .bind(*cust)
+                    .bind(*cost)
+                    .bind(*lines);
+            }
+            q.execute(&mut **tx).await?;
         }
-        q.execute(&mut **tx).await?;
-    }
-    let resource: Vec<_> = resource.into_iter().collect();
-    for chunk in resource.chunks(UPSERT_ROWS) {
-        let sql = values_sql(
-            backend,
-            "INSERT INTO usage_daily_resource (resource_id, usage_date, currency, azure_subscription_id, \
-             customer_tenant_id, cost_micros, line_count) VALUES ",
-            chunk.len(),
-            7,
-            " ON CONFLICT (resource_id, usage_date, currency) DO UPDATE SET \
-             cost_micros = usage_daily_resource.cost_micros + excluded.cost_micros, \
-             line_count = usage_daily_resource.line_count + excluded.line_count",
-        );
-        let mut q = sqlx::query(&sql);
-        for ((r, d, cur), (s, cust, cost, n)) in chunk {
-            q = q
-                .bind(r)
-                .bind(d)
-                .bind(cur)
-                .bind(s)
-                .bind(cust)
-                .bind(*cost)
-                .bind(*n);
+        let mut resource: Vec<_> = fold
+            .resource
+            .iter()
+            .map(|(&(r, d, cur), &(s, cust, cost, lines))| {
+                ((n.get(r), d, cur), (n.get(s), n.get(cust), cost, lines))
+            })
+            .collect();
+        resource.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for chunk in resource.chunks(UPSERT_ROWS) {
+            let sql = values_sql(
+                backend,
+                "INSERT INTO usage_daily_resource (resource_id, usage_date, currency, azure_subscription_id, \
+                 customer_tenant_id, cost_micros, line_count) VALUES ",
+                chunk.len(),
+                7,
+                " ON CONFLICT (resource_id, usage_date, currency) DO UPDATE SET \
+                 cost_micros = usage_daily_resource.cost_micros + excluded.cost_micros, \
+                 line_count = usage_daily_resource.line_count + excluded.line_count",
+            );
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
+            for ((r, d, cur), (s, cust, cost, lines)) in chunk {
+                q = q
+                    .bind(*r)
+                    .bind(d.to_string())
+                    .bind(cur.as_str())
+                    .bind(*s)
+                    .bind(*cust)
+                    .bind(*cost)
+                    .bind(*lines);
+            }
+            q.execute(&mut **tx).await?;
         }
-        q.execute(&mut **tx).await?;
-    }
-    upsert_mapping(
-        tx,
-        backend,
-        "azure_subscriptions",
-        "azure_subscription_id",
-        subs,
-    )
-    .await?;
-    upsert_mapping(
-        tx,
-        backend,
-        "billing_subscriptions",
-        "billing_subscription_id",
-        billing_subs,
-    )
-    .await?;
-    let customers: Vec<_> = customers.into_iter().collect();
-    for chunk in customers.chunks(UPSERT_ROWS) {
-        let sql = values_sql(
+        let pairs = |m: &HashMap<u32, u32>| -> BTreeMap<String, String> {
+            m.iter()
+                .map(|(&k, &v)| (n.get(k).to_string(), n.get(v).to_string()))
+                .collect()
+        };
+        upsert_mapping(
+            tx,
             backend,
-            "INSERT INTO customers (tenant_id, name, domain, country, reseller_mpn_id, updated_us) VALUES ",
-            chunk.len(),
-            6,
-            " ON CONFLICT (tenant_id) DO UPDATE SET name = COALESCE(excluded.name, customers.name), \
-             domain = COALESCE(excluded.domain, customers.domain), country = COALESCE(excluded.country, customers.country), \
-             reseller_mpn_id = COALESCE(excluded.reseller_mpn_id, customers.reseller_mpn_id), updated_us = excluded.updated_us",
-        );
-        let mut q = sqlx::query(&sql);
-        for (t, p) in chunk {
-            q = q
-                .bind(t)
-                .bind(p.name.clone())
-                .bind(p.domain.clone())
-                .bind(p.country.clone())
-                .bind(p.reseller.clone())
-                .bind(ingest_us);
+            "azure_subscriptions",
+            "azure_subscription_id",
+            pairs(&fold.subs),
+        )
+        .await?;
+        upsert_mapping(
+            tx,
+            backend,
+            "billing_subscriptions",
+            "billing_subscription_id",
+            pairs(&fold.billing_subs),
+        )
+        .await?;
+        let mut customers: Vec<_> = fold.customers.iter().map(|(&c, p)| (n.get(c), p)).collect();
+        customers.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for chunk in customers.chunks(UPSERT_ROWS) {
+            let sql = values_sql(
+                backend,
+                "INSERT INTO customers (tenant_id, name, domain, country, reseller_mpn_id, updated_us) VALUES ",
+                chunk.len(),
+                6,
+                " ON CONFLICT (tenant_id) DO UPDATE SET name = COALESCE(excluded.name, customers.name), \
+                 domain = COALESCE(excluded.domain, customers.domain), country = COALESCE(excluded.country, customers.country), \
+                 reseller_mpn_id = COALESCE(excluded.reseller_mpn_id, customers.reseller_mpn_id), updated_us = excluded.updated_us",
+            );
+            // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+            // statement cache, megabytes apiece.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
+            for (t, p) in chunk {
+                q = q
+                    .bind(*t)
+                    .bind(p.name.clone())
+                    .bind(p.domain.clone())
+                    .bind(p.country.clone())
+                    .bind(p.reseller.clone())
+                    .bind(ingest_us);
+            }
+            q.execute(&mut **tx).await?;
         }
-        q.execute(&mut **tx).await?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// A multi-row `VALUES` statement. SQLite gets anonymous `?` placeholders: sqlx-sqlite resolves each numbered `$N` by
@@ -263,7 +355,9 @@ async fn upsert_mapping(
             2,
             &format!(" ON CONFLICT ({key_column}) DO UPDATE SET customer_tenant_id = excluded.customer_tenant_id"),
         );
-        let mut q = sqlx::query(&sql);
+        // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
+        // statement cache, megabytes apiece.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == UPSERT_ROWS);
         for (k, c) in chunk {
             q = q.bind(k).bind(c);
         }

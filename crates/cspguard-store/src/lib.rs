@@ -2,27 +2,37 @@
 //! stages query. One code path serves SQLite (the embedded default) and PostgreSQL: sqlx's `Any` driver with queries
 //! checked at run time, `$N` placeholders (both understand them), integers for instants and money.
 //!
-//! API boundary: [`Store`] takes domain [`Envelope`]s and returns domain types and plain rows; callers never see SQL.
+//! API boundary: [`Store`] takes domain [`Envelope`]s (or [`PreparedBatch`]es encoded from them on the producer's
+//! threads) and returns domain types and plain rows; callers never see SQL.
+//!
+//! Layout (migration 0002): the log is one sequence of positions (`seq`) over two tables. Usage lines, the bulk of any
+//! partner's data, are stored many to a row in `event_segments` (compact binary, see `segment.rs`) with their keys in
+//! `usage_keys`; every other event is one JSON row of `events`. `log_head.next_seq` is the next free position. Read the
+//! log with [`Store::events_after`]: it merges both tables by position.
 //!
 //! Invariants:
-//! - the `events` table is append-only: rows are inserted, never updated or deleted;
+//! - the log is append-only: rows of `events`, `event_segments` and `usage_keys` are inserted, never updated or
+//!   deleted; positions are given under the write lock, so they commit in order and are never reused;
 //! - an event whose idempotency key is already stored is not stored again ([`Store::append`] reports it as a duplicate),
-//!   so re-importing a file, or an overlapping one, adds nothing;
+//!   so re-importing a file, or an overlapping one, adds nothing; usage keys are checked in `usage_keys`, other keys in
+//!   `events`;
 //! - derived tables change in the same transaction as the events they derive from, and only for events actually
-//!   inserted, so they always equal a replay of the log;
+//!   inserted, so they always equal a replay of the log ([`BulkWriter`] folds them in memory between its commits);
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
+mod bulk;
 mod derived;
 mod detection;
 mod schema;
+mod segment;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspguard_domain::{Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use std::collections::HashSet;
 use std::str::FromStr;
 
+pub use bulk::BulkWriter;
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
 
@@ -95,23 +105,112 @@ pub struct StoreStats {
     pub last_usage_date: Option<NaiveDate>,
 }
 
-/// An event serialised for the log, ready for [`Store::append_prepared`].
+/// One event of a [`PreparedBatch`], as it will be stored.
 #[derive(Debug, Clone)]
-pub struct PreparedEvent {
-    envelope: Envelope,
-    payload: String,
+enum Item {
+    /// A usage line: its record in the batch's `records` buffer (for a segment) and what the store needs of it. The
+    /// domain value itself is dropped on the producer's thread.
+    Usage {
+        key: IdempotencyKey,
+        event_time_us: i64,
+        scope: [u8; 8],
+        facts: segment::UsageFacts,
+        record: std::ops::Range<usize>,
+    },
+    /// Any other event, with its JSON payload, for a row of `events`.
+    Other {
+        envelope: Box<Envelope>,
+        payload: String,
+    },
 }
 
-impl PreparedEvent {
-    pub fn new(envelope: Envelope) -> Result<Self> {
-        let payload = serde_json::to_string(&envelope.event).map_err(|e| StoreError::Corrupt {
-            seq: -1,
-            reason: format!("event cannot be serialised: {e}"),
-        })?;
-        Ok(PreparedEvent { envelope, payload })
+impl Item {
+    fn key(&self) -> &IdempotencyKey {
+        match self {
+            Item::Usage { key, .. } => key,
+            Item::Other { envelope, .. } => &envelope.key,
+        }
     }
-    pub fn envelope(&self) -> &Envelope {
-        &self.envelope
+}
+
+/// A batch of events encoded for the log, ready for [`Store::append_prepared`] or [`BulkWriter::append`]. Built on the
+/// producer's thread so that the work spreads over the parsing threads and overlaps the store writing the previous
+/// batch. A usage line takes a compact record (~200 bytes) here, not its ~1 KiB in-memory form.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedBatch {
+    items: Vec<Item>,
+    /// Segment string table shared by the batch's usage records.
+    strings: segment::StringTable,
+    records: Vec<u8>,
+}
+
+impl PreparedBatch {
+    pub fn new(envelopes: Vec<Envelope>) -> Result<Self> {
+        let mut b = PreparedBatch::builder();
+        for e in envelopes {
+            b.push(e)?;
+        }
+        Ok(b.finish())
+    }
+    /// Builds a batch one event at a time, so a parser's events are encoded (and dropped) as they come.
+    pub fn builder() -> PreparedBatchBuilder {
+        PreparedBatchBuilder::default()
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Encodes events into a [`PreparedBatch`] as they come.
+#[derive(Default)]
+pub struct PreparedBatchBuilder {
+    items: Vec<Item>,
+    records: Vec<u8>,
+    enc: segment::UsageEncoder,
+}
+
+impl PreparedBatchBuilder {
+    pub fn push(&mut self, e: Envelope) -> Result<()> {
+        let item = match &e.event {
+            Event::Usage(u) => {
+                let start = self.records.len();
+                let facts =
+                    self.enc
+                        .record(&mut self.records, &e, u, derived::cost_micros(&u.cost));
+                Item::Usage {
+                    key: e.key,
+                    event_time_us: micros(&e.event_time),
+                    scope: bulk::scope(&e.event),
+                    facts,
+                    record: start..self.records.len(),
+                }
+            }
+            other => Item::Other {
+                payload: serde_json::to_string(other).map_err(|e| StoreError::Corrupt {
+                    seq: -1,
+                    reason: format!("event cannot be serialised: {e}"),
+                })?,
+                envelope: Box::new(e),
+            },
+        };
+        self.items.push(item);
+        Ok(())
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    pub fn finish(self) -> PreparedBatch {
+        PreparedBatch {
+            items: self.items,
+            strings: self.enc.finish(),
+            records: self.records,
+        }
     }
 }
 
@@ -242,147 +341,37 @@ impl Store {
         batch: &[Envelope],
         ingest_time: Instant,
     ) -> Result<AppendOutcome> {
-        let prepared = batch
-            .iter()
-            .cloned()
-            .map(PreparedEvent::new)
-            .collect::<Result<Vec<_>>>()?;
+        let prepared = PreparedBatch::new(batch.to_vec())?;
         self.append_prepared(source, &prepared, ingest_time).await
     }
 
-    /// [`Store::append`] for events already serialised with [`PreparedEvent::new`], so that work can run on the
-    /// producer's thread while the store writes the previous batch.
+    /// [`Store::append`] for events already encoded with [`PreparedBatch::new`]: one transaction.
     pub async fn append_prepared(
         &self,
         source: SourceId,
-        batch: &[PreparedEvent],
+        batch: &PreparedBatch,
         ingest_time: Instant,
     ) -> Result<AppendOutcome> {
-        if batch.is_empty() {
-            return Ok(AppendOutcome::default());
-        }
-        // Duplicates within the batch are dropped here so each statement inserts distinct keys.
-        let mut seen = HashSet::with_capacity(batch.len());
-        let unique: Vec<&PreparedEvent> = batch
-            .iter()
-            .filter(|e| seen.insert(e.envelope.key))
-            .collect();
-        let ingest = micros(&ingest_time);
-        let (mut tx, fresh) = match self.backend {
-            Backend::Sqlite => {
-                // The write lock is taken up front (BEGIN IMMEDIATE), so the rows with a seq above the one read here
-                // are exactly this transaction's: all of the batch when nothing conflicted (the common case, one
-                // count to check), otherwise the ones a query on seq finds. No lookup of every key beforehand.
-                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                let before: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-                let done = self.insert_chunks(&mut tx, &unique, source, ingest).await?;
-                let fresh = if done == unique.len() as u64 {
-                    unique
-                } else {
-                    let mut ours = HashSet::with_capacity(done as usize);
-                    for row in sqlx::query("SELECT idem_key FROM events WHERE seq > $1")
-                        .bind(before)
-                        .fetch_all(&mut *tx)
-                        .await?
-                    {
-                        let k: Vec<u8> = row.try_get(0)?;
-                        if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                            ours.insert(IdempotencyKey(arr));
-                        }
-                    }
-                    unique
-                        .into_iter()
-                        .filter(|p| ours.contains(&p.envelope.key))
-                        .collect()
-                };
-                (tx, fresh)
-            }
-            Backend::Postgres => {
-                // Concurrent writers are possible: look the keys up first, insert the rest, and refuse the batch if
-                // another writer got in between (the caller retries).
-                let mut tx = self.pool.begin().await?;
-                let existing = self.existing_keys(&mut tx, &unique).await?;
-                let fresh: Vec<&PreparedEvent> = unique
-                    .into_iter()
-                    .filter(|p| !existing.contains(&p.envelope.key))
-                    .collect();
-                if self.insert_chunks(&mut tx, &fresh, source, ingest).await? != fresh.len() as u64
-                {
-                    return Err(StoreError::Conflict);
-                }
-                (tx, fresh)
-            }
-        };
-        let inserted: Vec<&Envelope> = fresh.iter().map(|p| &p.envelope).collect();
-        derived::apply(&mut tx, self.backend, &inserted, ingest).await?;
-        tx.commit().await?;
-        Ok(AppendOutcome {
-            inserted: inserted.len() as u64,
-            duplicates: (batch.len() - inserted.len()) as u64,
-        })
+        let mut w = self.bulk_writer(source);
+        let o = w.append(batch, ingest_time).await?;
+        w.finish().await?;
+        Ok(o)
     }
 
-    /// Which of the batch's keys are already stored.
-    async fn existing_keys(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &[&PreparedEvent],
-    ) -> Result<HashSet<IdempotencyKey>> {
-        let mut existing = HashSet::new();
-        for chunk in batch.chunks(derived::MAX_PARAMS) {
-            let sql = derived::in_list_sql(
-                self.backend,
-                "SELECT idem_key FROM events WHERE idem_key IN ",
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for p in chunk {
-                q = q.bind(&p.envelope.key.0[..]);
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let k: Vec<u8> = row.try_get(0)?;
-                if let Ok(arr) = <[u8; 16]>::try_from(k.as_slice()) {
-                    existing.insert(IdempotencyKey(arr));
-                }
-            }
-        }
-        Ok(existing)
+    /// A writer for one import's batches that commits every [`BulkWriter::COMMIT_EVENTS`] events (and at
+    /// [`BulkWriter::finish`]) and folds the derived tables in memory between commits: the fast path for large imports.
+    pub fn bulk_writer(&self, source: SourceId) -> BulkWriter<'_> {
+        BulkWriter::new(self, source)
     }
 
-    /// Inserts by multi-row statements, skipping keys already stored; returns the rows inserted.
-    async fn insert_chunks(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &[&PreparedEvent],
-        source: SourceId,
-        ingest: i64,
-    ) -> Result<u64> {
-        let mut done = 0;
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(self.backend, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for p in chunk {
-                let e = &p.envelope;
-                q = q
-                    .bind(&e.key.0[..])
-                    .bind(e.event.kind().as_str())
-                    .bind(e.event.customer().map(|c| c.as_str()))
-                    .bind(micros(&e.event_time))
-                    .bind(ingest)
-                    .bind(source.0)
-                    .bind(e.source.line.map(|l| l as i64))
-                    .bind(p.payload.as_str());
-            }
-            done += q.execute(&mut **tx).await?.rows_affected();
-        }
-        Ok(done)
-    }
-
-    /// Events stored after `after_seq`, in log order, at most `limit`.
+    /// Events stored after position `after_seq`, in log (arrival) order, at most `limit`. Resume with the `seq` of the
+    /// last event returned. Usage lines are decoded from their segments without JSON; large limits (tens of thousands)
+    /// read fastest, since a segment holds thousands of events.
     pub async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let limit = limit as usize;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "SELECT e.seq, e.event_time_us, e.ingest_time_us, e.idem_key, e.source_line, e.payload, s.origin \
              FROM events e JOIN sources s ON s.id = e.source_id WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
@@ -391,30 +380,93 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(stored_event).collect()
+        let mut from_rows = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
+        // Segments overlapping (after_seq, ...): enough of them to cover `limit` events.
+        let mut from_segments: Vec<StoredEvent> = Vec::with_capacity(limit.min(1 << 16));
+        let mut cursor = after_seq;
+        'segments: loop {
+            let segs = sqlx::query(
+                "SELECT g.last_seq, g.first_seq, g.ingest_time_us, g.body, s.origin \
+                 FROM event_segments g JOIN sources s ON s.id = g.source_id WHERE g.last_seq > $1 \
+                 ORDER BY g.last_seq LIMIT 4",
+            )
+            .bind(cursor)
+            .fetch_all(&self.pool)
+            .await?;
+            if segs.is_empty() {
+                break;
+            }
+            for g in &segs {
+                let last: i64 = g.try_get(0)?;
+                let first: i64 = g.try_get(1)?;
+                let ingest_time = from_micros(g.try_get(2)?);
+                let body: Vec<u8> = g.try_get(3)?;
+                let origin: String = g.try_get(4)?;
+                decode_segment(
+                    &body,
+                    first,
+                    last,
+                    after_seq,
+                    ingest_time,
+                    &origin,
+                    limit - from_segments.len(),
+                    &mut from_segments,
+                )?;
+                cursor = last;
+                if from_segments.len() >= limit {
+                    break 'segments;
+                }
+            }
+        }
+        if from_segments.is_empty() {
+            return Ok(from_rows);
+        }
+        if from_rows.is_empty() {
+            return Ok(from_segments);
+        }
+        let mut out = Vec::with_capacity(limit.min(from_rows.len() + from_segments.len()));
+        let mut a = from_rows.drain(..).peekable();
+        let mut b = from_segments.into_iter().peekable();
+        while out.len() < limit {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.seq < y.seq,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            out.extend(if take_a { a.next() } else { b.next() });
+        }
+        Ok(out)
     }
 
     /// Number of events in the log.
     pub async fn event_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM events")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        Ok(n as u64)
+        let rows = count(&self.pool, "SELECT COUNT(*) FROM events").await?;
+        let segs = count(
+            &self.pool,
+            "SELECT CAST(COALESCE(SUM(event_count), 0) AS BIGINT) FROM event_segments",
+        )
+        .await?;
+        Ok(rows + segs)
     }
 
     pub async fn stats(&self) -> Result<StoreStats> {
         let mut s = StoreStats::default();
-        for row in sqlx::query("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")
-            .fetch_all(&self.pool)
-            .await?
+        let mut by_kind: std::collections::BTreeMap<EventKind, u64> = Default::default();
+        for row in sqlx::query(
+            "SELECT kind, CAST(COUNT(*) AS BIGINT) FROM events GROUP BY kind \
+             UNION ALL SELECT kind, CAST(SUM(event_count) AS BIGINT) FROM event_segments GROUP BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?
         {
             let kind: String = row.try_get(0)?;
             let n: i64 = row.try_get(1)?;
             if let Some(k) = EventKind::parse(&kind) {
-                s.events_by_kind.push((k, n as u64));
+                *by_kind.entry(k).or_default() += n as u64;
             }
         }
+        s.events_by_kind = by_kind.into_iter().collect();
         s.customers = count(&self.pool, "SELECT COUNT(*) FROM customers").await?;
         s.azure_subscriptions =
             count(&self.pool, "SELECT COUNT(*) FROM azure_subscriptions").await?;
@@ -485,20 +537,47 @@ impl Store {
     }
 }
 
-/// Rows per INSERT statement: 4,000 x 8 parameters stays under SQLite's 32,766 and PostgreSQL's 65,535. Larger
-/// statements are markedly faster through sqlx (measured on a million usage rows: 500 rows a statement 25.9 s,
-/// 4,000 rows 17.9 s).
-const ROWS_PER_STATEMENT: usize = 4000;
-
-fn insert_sql(backend: Backend, rows: usize) -> String {
-    derived::values_sql(
-        backend,
-        "INSERT INTO events (idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, source_line, \
-         payload) VALUES ",
-        rows,
-        8,
-        " ON CONFLICT (idem_key) DO NOTHING",
-    )
+/// Decodes the events of a segment at positions `first..=last` that come after `after`, at most `max` of them.
+#[allow(clippy::too_many_arguments)]
+fn decode_segment(
+    body: &[u8],
+    first: i64,
+    last: i64,
+    after: i64,
+    ingest_time: Instant,
+    origin: &str,
+    max: usize,
+    out: &mut Vec<StoredEvent>,
+) -> Result<()> {
+    let corrupt = |reason: String| StoreError::Corrupt { seq: first, reason };
+    let mut d = segment::Decoder::new(body).map_err(corrupt)?;
+    if d.remaining() != (last - first + 1) as u64 {
+        return Err(corrupt(format!(
+            "segment holds {} events, its positions {}",
+            d.remaining(),
+            last - first + 1
+        )));
+    }
+    let mut seq = first;
+    let mut taken = 0;
+    while taken < max {
+        let Some(envelope) = d
+            .next_event(origin)
+            .map_err(|reason| StoreError::Corrupt { seq, reason })?
+        else {
+            break;
+        };
+        if seq > after {
+            out.push(StoredEvent {
+                seq,
+                ingest_time,
+                envelope,
+            });
+            taken += 1;
+        }
+        seq += 1;
+    }
+    Ok(())
 }
 
 async fn count(pool: &AnyPool, sql: &str) -> Result<u64> {

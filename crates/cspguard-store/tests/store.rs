@@ -47,6 +47,12 @@ async fn sqlite() -> (tempfile::TempDir, Store) {
 
 /// A fresh database on the test PostgreSQL server, or `None` outside CI when no server was started.
 async fn postgres() -> Option<Store> {
+    let url = postgres_url().await?;
+    Some(Store::open(&url).await.unwrap())
+}
+
+/// The URL of a fresh database on the test PostgreSQL server.
+async fn postgres_url() -> Option<String> {
     let Ok(base) = std::env::var("CSPGUARD_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI").is_err(),
@@ -64,8 +70,7 @@ async fn postgres() -> Option<Store> {
         .execute(&admin)
         .await
         .unwrap();
-    let url = format!("{}/{}", base.rsplit_once('/').unwrap().0, name);
-    Some(Store::open(&url).await.unwrap())
+    Some(format!("{}/{}", base.rsplit_once('/').unwrap().0, name))
 }
 
 fn rand_suffix() -> u64 {
@@ -277,5 +282,180 @@ async fn sqlite_a_partly_known_batch_stores_only_the_new_events() {
 async fn postgres_a_partly_known_batch_stores_only_the_new_events() {
     if let Some(store) = postgres().await {
         a_partly_known_batch_stores_only_the_new_events(store).await;
+    }
+}
+
+/// A database written before migration 0002 (usage lines as JSON rows of `events`): after the upgrade its events read
+/// back in order, its usage keys still count as stored, and new events continue the same positions.
+#[tokio::test]
+async fn sqlite_a_database_from_before_segments_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
+    {
+        // Only the first migration, and the rows the previous store wrote.
+        let old = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            std::path::Path::new(&manifest_dir()).join("migrations/sqlite/0001_event_log.sql"),
+            old.path().join("0001_event_log.sql"),
+        )
+        .unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO sources (origin, kind, started_us) VALUES ('usage_small.csv', 'usage', 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for e in &usage[..5] {
+            sqlx::query(
+                "INSERT INTO events (idem_key, kind, customer_tenant_id, event_time_us, ingest_time_us, source_id, \
+                 source_line, payload) VALUES (?, 'usage', ?, ?, 0, 1, ?, ?)",
+            )
+            .bind(&e.key.0[..])
+            .bind(e.event.customer().unwrap().as_str())
+            .bind(e.event_time.timestamp_micros())
+            .bind(e.source.line.map(|l| l as i64))
+            .bind(serde_json::to_string(&e.event).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.event_count().await.unwrap(), 5);
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let o = store.append(src, &usage, now()).await.unwrap();
+    assert_eq!(
+        (o.inserted, o.duplicates),
+        (7, 5),
+        "the old rows' keys still count"
+    );
+    let back = store.events_after(0, 100).await.unwrap();
+    assert_eq!(
+        back.iter().map(|s| s.seq).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    let got: Vec<&Envelope> = back.iter().map(|s| &s.envelope).collect();
+    assert_eq!(got, usage.iter().collect::<Vec<_>>());
+    assert_eq!(
+        store
+            .events_after(3, 4)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.seq)
+            .collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+}
+
+async fn a_mixed_batch_keeps_its_order(store: Store) {
+    let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
+    let fraud = example_events(SourceKind::FraudEvents, "fraud_events.json", None);
+    let mut batch: Vec<Envelope> = Vec::new();
+    batch.extend(usage[..3].iter().cloned());
+    batch.push(fraud[0].clone());
+    batch.extend(usage[3..7].iter().cloned());
+    batch.push(usage[1].clone()); // a duplicate inside the batch
+    batch.extend(fraud[1..].iter().cloned());
+    batch.extend(usage[7..].iter().cloned());
+    for e in &mut batch {
+        e.source.origin = "mixed".into();
+    }
+    let src = store.begin_import("mixed", "auto", now()).await.unwrap();
+    let o = store.append(src, &batch, now()).await.unwrap();
+    assert_eq!((o.inserted, o.duplicates), (batch.len() as u64 - 1, 1));
+    let back = store.events_after(0, 1000).await.unwrap();
+    let mut want = batch.clone();
+    want.remove(8);
+    let got: Vec<&Envelope> = back.iter().map(|s| &s.envelope).collect();
+    assert_eq!(
+        got,
+        want.iter().collect::<Vec<_>>(),
+        "stored in arrival order"
+    );
+    assert_eq!(
+        back.iter().map(|s| s.seq).collect::<Vec<_>>(),
+        (1..=want.len() as i64).collect::<Vec<_>>()
+    );
+    // Any window of the log, whatever table its events are in.
+    for after in 0..want.len() as i64 {
+        let page = store.events_after(after, 3).await.unwrap();
+        let seqs: Vec<i64> = page.iter().map(|s| s.seq).collect();
+        let end = (after + 3).min(want.len() as i64);
+        assert_eq!(seqs, ((after + 1)..=end).collect::<Vec<_>>());
+    }
+    assert_eq!(store.event_count().await.unwrap(), want.len() as u64);
+    let again = store.append(src, &batch, now()).await.unwrap();
+    assert_eq!(again.inserted, 0);
+}
+
+#[tokio::test]
+async fn sqlite_a_mixed_batch_keeps_its_order() {
+    let (_dir, store) = sqlite().await;
+    a_mixed_batch_keeps_its_order(store).await;
+}
+
+#[tokio::test]
+async fn postgres_a_mixed_batch_keeps_its_order() {
+    if let Some(store) = postgres().await {
+        a_mixed_batch_keeps_its_order(store).await;
+    }
+}
+
+/// Two writers (two pools, as two processes would have) appending the same lines at once store each line once.
+async fn concurrent_writers_store_each_line_once(a: Store, b: Store) {
+    let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
+    let sa = a
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let sb = b
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(a.append(sa, &usage, now()), b.append(sb, &usage, now()));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.inserted + rb.inserted, usage.len() as u64);
+    assert_eq!(ra.duplicates + rb.duplicates, usage.len() as u64);
+    let back = a.events_after(0, 100).await.unwrap();
+    assert_eq!(back.len(), usage.len());
+    assert!(back.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    let from = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    let to = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+    let rows = b.daily_meter_cost(None, from, to).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.lines).sum::<u64>(),
+        usage.len() as u64
+    );
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_writers_store_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let a = Store::open(&url).await.unwrap();
+    let b = Store::open(&url).await.unwrap();
+    concurrent_writers_store_each_line_once(a, b).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_writers_store_each_line_once() {
+    if let Some(url) = postgres_url().await {
+        let a = Store::open(&url).await.unwrap();
+        let b = Store::open(&url).await.unwrap();
+        concurrent_writers_store_each_line_once(a, b).await;
     }
 }

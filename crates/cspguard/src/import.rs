@@ -1,14 +1,18 @@
 //! Files -> importers -> event store.
 //!
-//! Each file is parsed on a blocking thread (the importers are synchronous and CPU-bound) that hands batches of events
-//! over a bounded channel to the async writer, so parsing and writing overlap and memory stays bounded by the channel
-//! (at most `CHANNEL_BATCHES` batches of `BATCH` events in flight), whatever the file's size.
+//! Each file is parsed on a blocking thread (the importers are synchronous and CPU-bound) that hands batches of encoded
+//! events ([`PreparedBatch`]) over a bounded channel to the async writer, so parsing and writing overlap and memory stays
+//! bounded by the channel (at most `CHANNEL_BATCHES` batches in flight), whatever the file's size. Usage CSVs are cut
+//! into chunks parsed and encoded on every core (`cspguard_ingest::parse_usage_parallel`, results in file order); the
+//! writer is a [`cspguard_store::BulkWriter`], one transaction per 262,144 events.
 
 use crate::exit;
 use crate::rejects::RejectWriter;
 use cspguard_domain::{Envelope, TenantId};
-use cspguard_ingest::{ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped};
-use cspguard_store::{ImportCounts, PreparedEvent, Store};
+use cspguard_ingest::{
+    ChunkBuilder, ChunkSink, ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped,
+};
+use cspguard_store::{ImportCounts, PreparedBatch, PreparedBatchBuilder, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fs::File;
@@ -19,13 +23,14 @@ use std::sync::Arc;
 use std::time::Instant as WallClock;
 use tokio::sync::mpsc;
 
-/// Events per batch handed to the store (one transaction each). Large transactions matter on SQLite: each commit
-/// writes every page it dirtied to the WAL, and random index pages are dirtied again by the next one (measured: 4,096
-/// events per transaction took twice as long as 16,384).
+/// Events per batch handed to the store by the one-thread importers (the writer groups batches into transactions).
 const BATCH: usize = 16384;
-/// Batches queued between the parser and the writer (with the one being parsed and the one being written: about
-/// 3 x 16,384 events of a few KiB each in memory, which keeps a large import's peak memory near 220 MiB).
+/// Batches queued between the parser and the writer, beside the one being parsed and the one being written.
 const CHANNEL_BATCHES: usize = 1;
+/// Bytes of usage CSV per chunk parsed on one core (about 10,000 lines, one store batch). In flight at once: a few
+/// chunks per core as bytes, each encoded batch a quarter of its chunk (measured: 8 MiB chunks, ~215 MiB peak RSS for
+/// the whole import; 2 MiB chunks ~170 MiB but more, smaller statements).
+const USAGE_CHUNK_BYTES: usize = 8 << 20;
 /// How much of a file `auto` reads to recognise its kind.
 const SNIFF_BYTES: u64 = 1 << 20;
 
@@ -250,8 +255,8 @@ pub async fn run(
 }
 
 struct ChannelSink {
-    batch: Vec<PreparedEvent>,
-    tx: mpsc::Sender<Vec<PreparedEvent>>,
+    batch: Vec<Envelope>,
+    tx: mpsc::Sender<PreparedBatch>,
     rejects: RejectWriter,
     reject_error: Option<std::io::Error>,
 }
@@ -262,18 +267,46 @@ impl ChannelSink {
             return Ok(());
         }
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.tx.blocking_send(b).map_err(|_| Stopped)
+        // Encoding here keeps that work on the parser's thread, beside the store writing the previous batch.
+        let prepared = PreparedBatch::new(b).map_err(|e| {
+            tracing::error!("cannot encode events: {e}");
+            Stopped
+        })?;
+        self.tx.blocking_send(prepared).map_err(|_| Stopped)
+    }
+}
+
+/// Encodes a chunk's events for the store as the parser produces them.
+struct Encode(PreparedBatchBuilder);
+
+impl ChunkBuilder for Encode {
+    type Output = PreparedBatch;
+    fn push(&mut self, event: Envelope) -> Result<(), Stopped> {
+        self.0.push(event).map_err(|e| {
+            tracing::error!("cannot encode an event: {e}");
+            Stopped
+        })
+    }
+    fn finish(self) -> Result<PreparedBatch, Stopped> {
+        Ok(self.0.finish())
+    }
+}
+
+impl ChunkSink<PreparedBatch> for ChannelSink {
+    fn chunk(&mut self, events: PreparedBatch) -> Result<(), Stopped> {
+        self.tx.blocking_send(events).map_err(|_| Stopped)
+    }
+    fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
+        Sink::reject(self, r)
+    }
+    fn preamble(&mut self, raw: &[u8]) {
+        self.rejects.preamble(raw);
     }
 }
 
 impl Sink for ChannelSink {
     fn accept(&mut self, event: Envelope) -> Result<(), Stopped> {
-        // Serialising here keeps that work on the parser's thread, beside the store writing the previous batch.
-        let prepared = PreparedEvent::new(event).map_err(|e| {
-            tracing::error!("cannot serialise an event: {e}");
-            Stopped
-        })?;
-        self.batch.push(prepared);
+        self.batch.push(event);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -359,7 +392,7 @@ async fn import_file(
             bytes: bytes.clone(),
         },
     );
-    let (tx, mut rx) = mpsc::channel::<Vec<PreparedEvent>>(CHANNEL_BATCHES);
+    let (tx, mut rx) = mpsc::channel::<PreparedBatch>(CHANNEL_BATCHES);
     let rejects = RejectWriter::new(rejects_dir, path, !req.print_rejects);
     let parser = tokio::task::spawn_blocking(move || {
         let mut sink = ChannelSink {
@@ -368,7 +401,20 @@ async fn import_file(
             rejects,
             reject_error: None,
         };
-        let mut result = cspguard_ingest::parse(kind, reader, &opts, &mut sink);
+        let mut result = if kind == SourceKind::Usage {
+            // The bulk of any partner's data: parsed and encoded on every core, in file order.
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            cspguard_ingest::parse_usage_parallel(
+                reader,
+                &opts,
+                threads,
+                USAGE_CHUNK_BYTES,
+                &|| Encode(PreparedBatch::builder()),
+                &mut sink,
+            )
+        } else {
+            cspguard_ingest::parse(kind, reader, &opts, &mut sink)
+        };
         if result.is_ok() {
             if let Err(Stopped) = sink.flush() {
                 result = Err(ParseError::Stopped {
@@ -383,24 +429,20 @@ async fn import_file(
     let pb = progress_bar(path, size, req.progress);
     let started = WallClock::now();
     let mut store_error = None;
+    let mut writer = store.bulk_writer(source);
+    let mut records = 0u64;
     while let Some(batch) = rx.recv().await {
-        let appended = store
-            .append_prepared(source, &batch, chrono::Utc::now())
-            .await;
+        let appended = writer.append(&batch, chrono::Utc::now()).await;
         // Freeing a batch's tens of thousands of allocations is left to a blocking-pool thread: the writer is the
-        // import's critical path and the parser's core has time to spare.
+        // import's critical path.
         tokio::task::spawn_blocking(move || drop(batch));
         match appended {
-            Ok(o) => {
-                report.imported += o.inserted;
-                report.duplicates += o.duplicates;
-            }
+            Ok(o) => records += o.inserted + o.duplicates,
             Err(e) => {
                 store_error = Some(e);
                 break; // dropping the receiver stops the parser
             }
         }
-        let records = report.imported + report.duplicates;
         pb.set_position(bytes.load(Ordering::Relaxed));
         pb.set_message(format!(
             "{} records, {:.0}/s",
@@ -408,6 +450,18 @@ async fn import_file(
             records as f64 / started.elapsed().as_secs_f64().max(1e-3)
         ));
     }
+    // Only what committed counts: a failed import reports what it stored.
+    let mut committed = writer.committed();
+    if store_error.is_none() {
+        match writer.finish().await {
+            Ok(o) => committed = o,
+            Err(e) => store_error = Some(e),
+        }
+    } else {
+        drop(writer); // rolls the open transaction back
+    }
+    report.imported = committed.inserted;
+    report.duplicates = committed.duplicates;
     drop(rx);
     let (result, rejects, reject_error) = parser.await?;
     pb.finish_and_clear();

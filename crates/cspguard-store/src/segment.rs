@@ -1,0 +1,547 @@
+//! Usage segments: many usage lines in one row of `event_segments`, in a compact binary encoding instead of one JSON
+//! row each.
+//!
+//! A segment body is
+//! `version(1) | string count | (len | utf-8 bytes)* | event count | record*`, every integer a LEB128 varint. A record is
+//! one usage event: the 16-byte idempotency key, the event time (zigzag micros), the source line (0 = none, else
+//! line + 1), then the `UsageLine` fields in declaration order: strings as indexes into the segment's string table
+//! (optional strings as 0 = none, else index + 1), the usage date as days from the common era, decimals as
+//! `scale | sign << 7` then the unsigned mantissa, the currency as its three letters.
+//!
+//! The string table is built per batch on the producer's thread ([`UsageEncoder`]): the store writer only concatenates
+//! the records of the events that turned out new. Decoding needs no JSON and allocates only the event's own strings.
+
+use chrono::NaiveDate;
+use cspguard_domain::{
+    AzureSubscriptionId, BillingSubscriptionId, Currency, Envelope, Event, IdempotencyKey, Instant,
+    Money, PartnerId, ResellerMpnId, ResourceId, SourceRef, TenantId, UsageLine,
+};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+pub(crate) const VERSION: u8 = 1;
+
+/// FxHash (rustc's): a dictionary lookup per string field of every usage line is hot, and SipHash's DoS resistance buys
+/// nothing for a per-batch table.
+#[derive(Default)]
+struct Fx(u64);
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u128 {
+    ((v << 1) ^ (v >> 63)) as u64 as u128
+}
+
+/// A batch's string table: the encoded strings (each length-prefixed) and where each one's bytes are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StringTable {
+    pub(crate) encoded: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl StringTable {
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+    pub(crate) fn get(&self, i: u32) -> &str {
+        let (at, len) = self.spans[i as usize];
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.encoded[at as usize..(at + len) as usize]).unwrap_or_default()
+    }
+}
+
+/// What the derived tables need of a usage line, as indexes into its batch's string table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsageFacts {
+    pub(crate) azure_subscription: u32,
+    pub(crate) customer: u32,
+    pub(crate) customer_name: u32,
+    pub(crate) customer_country: Option<u32>,
+    pub(crate) reseller: Option<u32>,
+    pub(crate) billing_subscription: u32,
+    pub(crate) usage_date: NaiveDate,
+    pub(crate) meter_category: u32,
+    /// The resource location, or the meter region where the location is empty.
+    pub(crate) region: u32,
+    pub(crate) resource: Option<u32>,
+    pub(crate) currency: Currency,
+    pub(crate) cost_micros: i64,
+}
+
+/// Encodes the usage events of one batch against a shared string table.
+#[derive(Default)]
+pub(crate) struct UsageEncoder {
+    dict: HashMap<Box<str>, u32, BuildHasherDefault<Fx>>,
+    table: StringTable,
+}
+
+impl UsageEncoder {
+    fn idx(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.dict.get(s) {
+            return i;
+        }
+        let i = self.table.spans.len() as u32;
+        put_varint(&mut self.table.encoded, s.len() as u128);
+        let at = self.table.encoded.len() as u32;
+        self.table.encoded.extend_from_slice(s.as_bytes());
+        self.table.spans.push((at, s.len() as u32));
+        self.dict.insert(s.into(), i);
+        i
+    }
+
+    fn str(&mut self, out: &mut Vec<u8>, s: &str) -> u32 {
+        let i = self.idx(s);
+        put_varint(out, i as u128);
+        i
+    }
+
+    fn opt(&mut self, out: &mut Vec<u8>, s: Option<&str>) -> Option<u32> {
+        match s {
+            None => {
+                out.push(0);
+                None
+            }
+            Some(s) => {
+                let i = self.idx(s);
+                put_varint(out, i as u128 + 1);
+                Some(i)
+            }
+        }
+    }
+
+    /// Appends one usage event's record to `out` and returns what the derived tables need of it.
+    pub(crate) fn record(
+        &mut self,
+        out: &mut Vec<u8>,
+        e: &Envelope,
+        u: &UsageLine,
+        cost_micros: i64,
+    ) -> UsageFacts {
+        out.extend_from_slice(&e.key.0);
+        put_varint(out, zigzag(e.event_time.timestamp_micros()));
+        put_varint(out, e.source.line.map_or(0, |l| l as u128 + 1));
+        self.opt(out, u.partner.as_ref().map(|p| p.as_str()));
+        let customer = self.str(out, u.customer.as_str());
+        let customer_name = self.str(out, &u.customer_name);
+        let customer_country = self.opt(out, u.customer_country.as_deref());
+        let reseller = self.opt(out, u.reseller.as_ref().map(|r| r.as_str()));
+        self.opt(out, u.invoice_number.as_deref());
+        let billing_subscription = self.str(out, u.billing_subscription.as_str());
+        let azure_subscription = self.str(out, u.azure_subscription.as_str());
+        put_varint(
+            out,
+            zigzag(chrono::Datelike::num_days_from_ce(&u.usage_date) as i64),
+        );
+        let mut ids = [0u32; 10];
+        for (id, s) in ids.iter_mut().zip([
+            &u.product_id,
+            &u.sku_name,
+            &u.meter_id,
+            &u.meter_category,
+            &u.meter_subcategory,
+            &u.meter_name,
+            &u.meter_region,
+            &u.resource_location,
+            &u.consumed_service,
+            &u.resource_group,
+        ]) {
+            *id = self.str(out, s);
+        }
+        let resource = self.opt(out, u.resource.as_ref().map(|r| r.as_str()));
+        self.str(out, &u.charge_type);
+        self.str(out, &u.unit);
+        put_decimal(out, &u.quantity);
+        put_decimal(out, &u.effective_unit_price);
+        put_decimal(out, &u.cost.amount);
+        out.extend_from_slice(u.cost.currency.as_str().as_bytes());
+        UsageFacts {
+            azure_subscription,
+            customer,
+            customer_name,
+            customer_country,
+            reseller,
+            billing_subscription,
+            usage_date: u.usage_date,
+            meter_category: ids[3],
+            region: if u.resource_location.is_empty() {
+                ids[6]
+            } else {
+                ids[7]
+            },
+            resource,
+            currency: u.cost.currency,
+            cost_micros,
+        }
+    }
+
+    pub(crate) fn finish(self) -> StringTable {
+        self.table
+    }
+}
+
+fn put_decimal(out: &mut Vec<u8>, d: &Decimal) {
+    out.push(d.scale() as u8 | if d.is_sign_negative() { 0x80 } else { 0 });
+    put_varint(out, d.mantissa().unsigned_abs());
+}
+
+/// Why a segment cannot be decoded.
+pub(crate) type DecodeError = String;
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let v = *self.b.get(self.at).ok_or("truncated")?;
+        self.at += 1;
+        Ok(v)
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.at.checked_add(n).ok_or("length overflow")?;
+        let s = self.b.get(self.at..end).ok_or("truncated")?;
+        self.at = end;
+        Ok(s)
+    }
+    fn varint(&mut self) -> Result<u128, DecodeError> {
+        let mut v: u128 = 0;
+        let mut shift = 0;
+        loop {
+            let b = self.byte()?;
+            if shift >= 128 {
+                return Err("varint too long".into());
+            }
+            v |= ((b & 0x7f) as u128) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+            shift += 7;
+        }
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        u64::try_from(self.varint()?).map_err(|_| "integer out of range".into())
+    }
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        let z = self.u64()?;
+        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+    fn decimal(&mut self) -> Result<Decimal, DecodeError> {
+        let f = self.byte()?;
+        let m = self.varint()?;
+        let m = i128::try_from(m).map_err(|_| "decimal out of range")?;
+        let mut d = Decimal::try_from_i128_with_scale(m, (f & 0x7f) as u32)
+            .map_err(|e| format!("decimal: {e}"))?;
+        d.set_sign_negative(f & 0x80 != 0);
+        Ok(d)
+    }
+}
+
+struct Strings<'a> {
+    all: Vec<&'a str>,
+}
+
+impl<'a> Strings<'a> {
+    fn index(&self, r: &mut Reader<'_>) -> Result<usize, DecodeError> {
+        Ok(r.u64()? as usize)
+    }
+    fn opt_index(&self, r: &mut Reader<'_>) -> Result<Option<usize>, DecodeError> {
+        Ok(match r.u64()? {
+            0 => None,
+            i => Some(i as usize - 1),
+        })
+    }
+    fn get(&self, r: &mut Reader<'_>) -> Result<&'a str, DecodeError> {
+        let i = r.u64()? as usize;
+        self.all
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("string #{i} is not in the table"))
+    }
+    fn opt(&self, r: &mut Reader<'_>) -> Result<Option<&'a str>, DecodeError> {
+        match r.u64()? {
+            0 => Ok(None),
+            i => self
+                .all
+                .get(i as usize - 1)
+                .copied()
+                .map(Some)
+                .ok_or_else(|| format!("string #{} is not in the table", i - 1)),
+        }
+    }
+    fn string(&self, r: &mut Reader<'_>) -> Result<String, DecodeError> {
+        self.get(r).map(str::to_string)
+    }
+}
+
+/// Splits a segment body into its string table and its records, and counts the records.
+pub(crate) struct Decoder<'a> {
+    strings: Strings<'a>,
+    r: Reader<'a>,
+    left: u64,
+    ids: IdCaches,
+}
+
+/// Identifiers parsed once per string of a segment, then cloned: validating and lower-casing a GUID per event was an
+/// eighth of decoding.
+#[derive(Default)]
+struct IdCaches {
+    partner: IdCache<PartnerId>,
+    customer: IdCache<TenantId>,
+    reseller: IdCache<ResellerMpnId>,
+    billing: IdCache<BillingSubscriptionId>,
+    azure: IdCache<AzureSubscriptionId>,
+    resource: IdCache<ResourceId>,
+}
+
+struct IdCache<T>(Vec<Option<T>>);
+
+impl<T> Default for IdCache<T> {
+    fn default() -> Self {
+        IdCache(Vec::new())
+    }
+}
+
+impl<T: Clone> IdCache<T> {
+    fn get(
+        &mut self,
+        strings: &Strings<'_>,
+        i: usize,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<T, DecodeError> {
+        if self.0.len() != strings.all.len() {
+            self.0 = vec![None; strings.all.len()];
+        }
+        let slot = self
+            .0
+            .get_mut(i)
+            .ok_or_else(|| format!("string #{i} is not in the table"))?;
+        if let Some(v) = slot {
+            return Ok(v.clone());
+        }
+        let v = parse(strings.all[i]).map_err(|e| e.to_string())?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+    fn opt(
+        &mut self,
+        strings: &Strings<'_>,
+        i: Option<usize>,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<Option<T>, DecodeError> {
+        i.map(|i| self.get(strings, i, parse)).transpose()
+    }
+}
+
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader { b: body, at: 0 };
+        let v = r.byte()?;
+        if v != VERSION {
+            return Err(format!("segment encoding version {v} is unknown"));
+        }
+        let n = r.u64()? as usize;
+        let mut all = Vec::with_capacity(n.min(body.len()));
+        for _ in 0..n {
+            let len = r.u64()? as usize;
+            let s = std::str::from_utf8(r.bytes(len)?).map_err(|_| "string is not UTF-8")?;
+            all.push(s);
+        }
+        let left = r.u64()?;
+        Ok(Decoder {
+            strings: Strings { all },
+            r,
+            left,
+            ids: IdCaches::default(),
+        })
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// The next event, with `origin` as its source.
+    pub(crate) fn next_event(&mut self, origin: &str) -> Result<Option<Envelope>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let r = &mut self.r;
+        let s = &self.strings;
+        let key: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "key")?;
+        let event_time = micros(r.i64()?)?;
+        let line = match r.u64()? {
+            0 => None,
+            l => Some(l - 1),
+        };
+        let ids = &mut self.ids;
+        let partner = ids.partner.opt(s, s.opt_index(r)?, PartnerId::parse)?;
+        let customer = ids.customer.get(s, s.index(r)?, TenantId::parse)?;
+        let customer_name = s.string(r)?;
+        let customer_country = s.opt(r)?.map(str::to_string);
+        let reseller = ids.reseller.opt(s, s.opt_index(r)?, ResellerMpnId::parse)?;
+        let invoice_number = s.opt(r)?.map(str::to_string);
+        let billing_subscription = ids
+            .billing
+            .get(s, s.index(r)?, BillingSubscriptionId::parse)?;
+        let azure_subscription = ids.azure.get(s, s.index(r)?, AzureSubscriptionId::parse)?;
+        let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
+        let usage_date =
+            NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
+        let product_id = s.string(r)?;
+        let sku_name = s.string(r)?;
+        let meter_id = s.string(r)?;
+        let meter_category = s.string(r)?;
+        let meter_subcategory = s.string(r)?;
+        let meter_name = s.string(r)?;
+        let meter_region = s.string(r)?;
+        let resource_location = s.string(r)?;
+        let consumed_service = s.string(r)?;
+        let resource_group = s.string(r)?;
+        let resource = ids.resource.opt(s, s.opt_index(r)?, ResourceId::parse)?;
+        let charge_type = s.string(r)?;
+        let unit = s.string(r)?;
+        let quantity = r.decimal()?;
+        let effective_unit_price = r.decimal()?;
+        let amount = r.decimal()?;
+        let cur = r.bytes(3)?;
+        let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Envelope {
+            key: IdempotencyKey(key),
+            event_time,
+            source: SourceRef {
+                origin: origin.to_string(),
+                line,
+            },
+            event: Event::Usage(UsageLine {
+                partner,
+                customer,
+                customer_name,
+                customer_country,
+                reseller,
+                invoice_number,
+                billing_subscription,
+                azure_subscription,
+                usage_date,
+                product_id,
+                sku_name,
+                meter_id,
+                meter_category,
+                meter_subcategory,
+                meter_name,
+                meter_region,
+                resource_location,
+                consumed_service,
+                resource_group,
+                resource,
+                charge_type,
+                unit,
+                quantity,
+                effective_unit_price,
+                cost: Money::new(amount, currency),
+            }),
+        }))
+    }
+}
+
+fn micros(us: i64) -> Result<Instant, DecodeError> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(us)
+        .ok_or_else(|| "time out of range".into())
+}
+
+/// Builds a segment body from a batch's string table and the records of the events it keeps.
+pub(crate) fn body(strings: &StringTable, records: &[&[u8]]) -> Vec<u8> {
+    let len: usize = records.iter().map(|r| r.len()).sum();
+    let mut out = Vec::with_capacity(strings.encoded.len() + len + 16);
+    out.push(VERSION);
+    put_varint(&mut out, strings.len() as u128);
+    out.extend_from_slice(&strings.encoded);
+    put_varint(&mut out, records.len() as u128);
+    for r in records {
+        out.extend_from_slice(r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_and_decimals_round_trip() {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            i64::MAX,
+            i64::MIN,
+            1_790_000_000_000_000,
+        ] {
+            let mut b = Vec::new();
+            put_varint(&mut b, zigzag(v));
+            assert_eq!(Reader { b: &b, at: 0 }.i64().unwrap(), v);
+        }
+        for d in [
+            "0",
+            "-0",
+            "0.00",
+            "12.34",
+            "-7.560",
+            "79228162514264337593543950335",
+            "-0.0000000000000000000000000001",
+        ] {
+            let d: Decimal = d.parse().unwrap();
+            let mut b = Vec::new();
+            put_decimal(&mut b, &d);
+            let back = Reader { b: &b, at: 0 }.decimal().unwrap();
+            assert_eq!(back, d);
+            assert_eq!(back.scale(), d.scale());
+            assert_eq!(back.is_sign_negative(), d.is_sign_negative());
+            assert_eq!(back.to_string(), d.to_string());
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for b in [
+            &b""[..],
+            b"\x01",
+            b"\x02\x00",
+            b"\x01\x01\xff\xff\xff",
+            b"\x01\x00\x05abc",
+        ] {
+            match Decoder::new(b) {
+                Err(_) => {}
+                Ok(mut d) => while let Ok(Some(_)) = d.next_event("x") {},
+            }
+        }
+    }
+}
