@@ -145,23 +145,18 @@ impl Store {
 
     /// Every Azure subscription whose customer the log has told, as (subscription, customer tenant).
     pub async fn azure_subscription_owners(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT azure_subscription_id, customer_tenant_id FROM azure_subscriptions",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        self.pairs("SELECT azure_subscription_id, customer_tenant_id FROM azure_subscriptions")
+            .await
     }
 
     /// Every billing subscription whose customer usage lines told, as (subscription, customer tenant).
     pub async fn billing_subscription_owners(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT billing_subscription_id, customer_tenant_id FROM billing_subscriptions",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.pairs("SELECT billing_subscription_id, customer_tenant_id FROM billing_subscriptions")
+            .await
+    }
+
+    async fn pairs(&self, sql: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()

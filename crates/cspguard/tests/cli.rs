@@ -322,25 +322,33 @@ fn simulate_writes_a_book_and_the_demo_imports_it_once() {
     assert_eq!(s1["events"], s2["events"]);
 }
 
-/// The same import against PostgreSQL through `--database` (the server `.ci/run` starts).
-#[test]
-fn import_works_on_postgres_too() {
+/// A fresh PostgreSQL database on the server `.ci/run` starts, as a URL; `None` (test skipped) outside CI when no
+/// server is there. Under CI a missing server fails the test.
+fn postgres_database(prefix: &str) -> Option<String> {
     let Ok(base) = std::env::var("CSPGUARD_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI").is_err(),
             "CI must run the PostgreSQL tests: start one with .ci/postgres.sh"
         );
         eprintln!("CSPGUARD_TEST_POSTGRES_URL not set: skipped (bash .ci/run runs it)");
-        return;
+        return None;
     };
-    let db = format!("cli_{}", std::process::id());
+    let db = format!("{prefix}_{}", std::process::id());
     let created = Command::new("psql")
         .arg(&base)
         .args(["-qc", &format!("CREATE DATABASE {db}")])
         .status()
         .unwrap();
     assert!(created.success());
-    let url = format!("{}/{}", base.rsplit_once('/').unwrap().0, db);
+    Some(format!("{}/{}", base.rsplit_once('/').unwrap().0, db))
+}
+
+/// The same import against PostgreSQL through `--database` (the server `.ci/run` starts).
+#[test]
+fn import_works_on_postgres_too() {
+    let Some(url) = postgres_database("cli") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let usage = examples().join("usage_small.csv");
     let args = [
@@ -524,22 +532,9 @@ fn detection_finds_every_injected_incident_explains_it_and_scans_incrementally()
 /// Detection on PostgreSQL: the same queries, the same alerts.
 #[test]
 fn detection_works_on_postgres_too() {
-    let Ok(base) = std::env::var("CSPGUARD_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL tests: start one with .ci/postgres.sh"
-        );
-        eprintln!("CSPGUARD_TEST_POSTGRES_URL not set: skipped (bash .ci/run runs it)");
+    let Some(url) = postgres_database("detect") else {
         return;
     };
-    let db = format!("detect_{}", std::process::id());
-    let created = Command::new("psql")
-        .arg(&base)
-        .args(["-qc", &format!("CREATE DATABASE {db}")])
-        .status()
-        .unwrap();
-    assert!(created.success());
-    let url = format!("{}/{}", base.rsplit_once('/').unwrap().0, db);
     let tmp = tempfile::tempdir().unwrap();
     let book = small_book(tmp.path());
     let data = tmp.path().join("data");
