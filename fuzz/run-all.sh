@@ -11,10 +11,15 @@ declare -A seeds=(
   [parse_activity_log]="activity_log_rest.json activity_log_records.json" [parse_billing]="billing.jsonl"
   [parse_customers]="customers.json" [parse_subscriptions]="subscriptions.json"
   [sniff]="usage_small.csv fraud_events.json signins.json billing.jsonl"
+  [usage_chunked]=""
 )
 for t in "${!seeds[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   for f in ${seeds[$t]}; do cp "$EX/$f" "fuzz/corpus/$t/" 2>/dev/null || true; done
+done
+# usage_chunked reads its chunk size from the first byte: its seeds are the usage sample behind a few such bytes.
+for b in 0 7 31 63; do
+  { printf "\\$(printf '%03o' "$b")"; cat "$EX/usage_small.csv"; } >"fuzz/corpus/usage_chunked/seed-$b"
 done
 for t in $(printf '%s\n' "${!seeds[@]}" | sort); do
   echo "== $t (${SECONDS_EACH}s)"

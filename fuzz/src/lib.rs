@@ -36,3 +36,47 @@ pub fn run(kind: SourceKind, data: &[u8]) {
     let mut sink = Check { events: 0 };
     let _ = cspguard_ingest::parse(kind, data, &opts, &mut sink);
 }
+
+/// The chunked, multi-threaded usage parser against the one-pass parser on the same bytes: the same events, the same
+/// rejects (line, column, field, reason), in the same order, whatever the chunk size (taken from the first byte).
+pub fn usage_chunked_equals_one_pass(data: &[u8]) {
+    use cspguard_ingest::{parse_usage_parallel, ChunkSink};
+    let Some((&first, data)) = data.split_first() else { return };
+    let chunk = 1 + usize::from(first % 64);
+    let opts = ImportOptions {
+        origin: "fuzz".into(),
+        customer: None,
+        observed_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+    };
+    #[derive(Default)]
+    struct All {
+        events: Vec<Envelope>,
+        rejects: Vec<(u64, Option<u64>, Option<String>, String)>,
+    }
+    impl Sink for All {
+        fn accept(&mut self, e: Envelope) -> Result<(), Stopped> {
+            self.events.push(e);
+            Ok(())
+        }
+        fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
+            self.rejects.push((r.line, r.column, r.field, r.reason));
+            Ok(())
+        }
+    }
+    impl ChunkSink<Vec<Envelope>> for All {
+        fn chunk(&mut self, events: Vec<Envelope>) -> Result<(), Stopped> {
+            self.events.extend(events);
+            Ok(())
+        }
+        fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
+            Sink::reject(self, r)
+        }
+    }
+    let mut one = All::default();
+    let a = cspguard_ingest::parse(SourceKind::Usage, data, &opts, &mut one);
+    let mut many = All::default();
+    let b = parse_usage_parallel(data, &opts, 2, chunk, &Vec::new, &mut many);
+    assert_eq!(a.is_ok(), b.is_ok(), "one pass {a:?}, chunked {b:?}");
+    assert_eq!(one.events, many.events);
+    assert_eq!(one.rejects, many.rejects);
+}
