@@ -12,7 +12,7 @@
 //! - `signal.detector`, `signal.family`, `signal.points`, `signal.summary`, `signal.subscriptions` (list),
 //!   `signal.resources` (list), `signal.observed` (number, billing currency; 0 when none), `signal.burn_per_day`
 //!   (number), `signal.features` (map: the detector's own numbers, see each alert's explanation);
-//! - `customer.tenant_id`, `customer.name`, `customer.country`, `customer.new` (signed up within `new_customer_days`),
+//! - `customer.tenant_id`, `customer.name`, `customer.country`, `customer.new` (signed up within the last 30 days),
 //!   `customer.currency`, `customer.credit_limit` (number, 0 when unknown);
 //! - `incident.detectors` (list of detectors already in the customer's open incident), `incident.score`.
 //!

@@ -116,7 +116,7 @@ pub fn on_sign_in(
         }
         user.failures.push_back(s.at);
         // A burst in progress is reported once, when it reaches the count.
-        if user.failures.len() == cfg.failed_burst_count as usize * 2 {
+        if user.failures.len() == cfg.failed_burst_count.max(1) as usize * 2 {
             signals.push(
                 base(
                     "identity.failed_burst",
@@ -133,7 +133,7 @@ pub fn on_sign_in(
         }
     } else {
         let warm = user.successes >= cfg.identity_warmup_sign_ins;
-        if user.failures.len() >= cfg.failed_burst_count as usize {
+        if user.failures.len() >= cfg.failed_burst_count.max(1) as usize {
             signals.push(
                 base(
                     "identity.failed_burst_then_success",
