@@ -402,6 +402,25 @@ fn test_examples_are_the_domain_examples() {
     }
 }
 
+/// Imports a book with streaming detection (`--detect`); `global` goes before the command (e.g. `--database URL`).
+fn import_and_detect(data: &Path, book: &Path, global: &[&str]) {
+    let mut args = global.to_vec();
+    args.extend([
+        "import",
+        "auto",
+        book.to_str().unwrap(),
+        "--detect",
+        "--quiet",
+    ]);
+    let o = cspguard(data, &args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// A small book: 40 customers over 45 days, one incident of each kind.
 fn small_book(dir: &Path) -> PathBuf {
     let book = dir.join("book");
@@ -429,22 +448,7 @@ fn detection_finds_every_injected_incident_explains_it_and_scans_incrementally()
     let book = small_book(tmp.path());
     let data = tmp.path().join("data");
     // Streaming evaluation: the import runs the detectors on what it stored.
-    let o = cspguard(
-        &data,
-        &[
-            "import",
-            "auto",
-            book.to_str().unwrap(),
-            "--detect",
-            "--quiet",
-        ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    import_and_detect(&data, &book, &[]);
 
     let alerts = json(&cspguard(&data, &["alerts", "--json"]));
     let alerts = alerts.as_array().expect("a JSON array of alerts");
@@ -538,39 +542,11 @@ fn detection_works_on_postgres_too() {
     let tmp = tempfile::tempdir().unwrap();
     let book = small_book(tmp.path());
     let data = tmp.path().join("data");
-    let o = cspguard(
-        &data,
-        &[
-            "--database",
-            &url,
-            "import",
-            "auto",
-            book.to_str().unwrap(),
-            "--detect",
-            "--quiet",
-        ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    import_and_detect(&data, &book, &["--database", &url]);
     let on_pg = json(&cspguard(&data, &["--database", &url, "alerts", "--json"]));
     // The same book on SQLite gives the same alerts.
     let lite = tmp.path().join("lite");
-    assert!(cspguard(
-        &lite,
-        &[
-            "import",
-            "auto",
-            book.to_str().unwrap(),
-            "--detect",
-            "--quiet"
-        ]
-    )
-    .status
-    .success());
+    import_and_detect(&lite, &book, &[]);
     let on_lite = json(&cspguard(&lite, &["alerts", "--json"]));
     let key = |v: &Value| {
         let mut k: Vec<(String, String, u64)> = v
