@@ -664,6 +664,21 @@ reason = "billing feed under review"
     );
 }
 
+/// `cspguard detect series --input IN --output OUT`.
+fn detect_series(data: &Path, input: &Path, output: &Path) -> Output {
+    cspguard(
+        data,
+        &[
+            "detect",
+            "series",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    )
+}
+
 /// A small NAB-format series: five-minute points of a daily cycle, one spike at row `spike`.
 fn nab_series(rows: usize, spike: usize) -> String {
     let mut s = String::from("timestamp,value\n");
@@ -699,17 +714,7 @@ fn detect_series_scores_every_row_of_a_nab_file() {
     let input = tmp.path().join("series.csv");
     let output = tmp.path().join("scored.csv");
     std::fs::write(&input, &input_text).unwrap();
-    let o = cspguard(
-        &tmp.path().join("data"),
-        &[
-            "detect",
-            "series",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ],
-    );
+    let o = detect_series(&tmp.path().join("data"), &input, &output);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -737,17 +742,7 @@ fn detect_series_scores_every_row_of_a_nab_file() {
     assert!(spike > others, "spike {spike}, others up to {others}");
     // Same input, same bytes.
     let again = tmp.path().join("again.csv");
-    cspguard(
-        &tmp.path().join("data"),
-        &[
-            "detect",
-            "series",
-            "-i",
-            input.to_str().unwrap(),
-            "-o",
-            again.to_str().unwrap(),
-        ],
-    );
+    detect_series(&tmp.path().join("data"), &input, &again);
     assert_eq!(
         std::fs::read(&output).unwrap(),
         std::fs::read(&again).unwrap()
@@ -765,15 +760,7 @@ fn detect_series_keeps_malformed_rows_and_rejects_unusable_files() {
         "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,twelve\nnot a time,3\n2014-04-01 00:15:00,4\n",
     )
     .unwrap();
-    let args = [
-        "detect",
-        "series",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-    ];
-    let o = cspguard(&data, &args);
+    let o = detect_series(&data, &input, &output);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
     assert!(
@@ -789,21 +776,11 @@ fn detect_series_keeps_malformed_rows_and_rejects_unusable_files() {
     assert_eq!((rows[1].1.as_str(), rows[1].2), ("twelve", 0.0));
 
     std::fs::write(&input, "time,amount\n2014-04-01 00:00:00,1\n").unwrap();
-    let o = cspguard(&data, &args);
+    let o = detect_series(&data, &input, &output);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no `timestamp` column"));
     let missing = tmp.path().join("missing.csv");
-    let o = cspguard(
-        &data,
-        &[
-            "detect",
-            "series",
-            "-i",
-            missing.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ],
-    );
+    let o = detect_series(&data, &missing, &output);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("check the --input path"));
 }
