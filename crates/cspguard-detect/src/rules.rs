@@ -322,7 +322,7 @@ impl Compiled {
 
 /// JSON to CEL, with whole numbers as `int` and others as `double`, so `x > 5` and `x > 5.0` both work on any
 /// feature.
-fn json_to_cel(v: &serde_json::Value) -> cel::Value {
+pub fn json_to_cel(v: &serde_json::Value) -> cel::Value {
     use serde_json::Value as J;
     match v {
         J::Null => cel::Value::Null,
