@@ -21,6 +21,7 @@
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
 mod bulk;
+mod cases;
 mod derived;
 mod detection;
 mod schema;
@@ -33,6 +34,9 @@ use sqlx::{AnyPool, Row};
 use std::str::FromStr;
 
 pub use bulk::BulkWriter;
+pub use cases::{
+    ActionRow, ActionUpdate, AuditEntry, AuditFilter, CaseChanges, CaseFilter, CaseRow, Committed,
+};
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
 
@@ -59,6 +63,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("another writer stored some of the same events at the same time; the batch was not written: retry it")]
     Conflict,
+    #[error("{0}")]
+    Stale(String),
     #[error("stored event #{seq} cannot be read back: {reason}")]
     Corrupt { seq: i64, reason: String },
 }

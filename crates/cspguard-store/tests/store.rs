@@ -459,3 +459,114 @@ async fn postgres_concurrent_writers_store_each_line_once() {
         concurrent_writers_store_each_line_once(a, b).await;
     }
 }
+
+fn action(key: &str, state: &str, at: cspguard_domain::Instant) -> cspguard_store::ActionRow {
+    cspguard_store::ActionRow {
+        key: key.into(),
+        case_id: "CS-1".into(),
+        state: state.into(),
+        next_attempt_at: None,
+        created_at: at,
+        updated_at: at,
+        body: format!("{{\"state\":\"{state}\"}}"),
+    }
+}
+
+/// Cases and actions commit with their audit entries; an action key is stored once; a stale update is refused and
+/// writes nothing; the audit log refuses updates and deletes at the database level.
+async fn case_changes_are_atomic_idempotent_and_audited(store: Store, url: &str) {
+    use cspguard_store::{ActionUpdate, AuditEntry, AuditFilter, CaseChanges, CaseFilter, CaseRow};
+    let t = now();
+    let case = CaseRow {
+        id: "CS-1".into(),
+        customer_tenant_id: "6f1b2c3d-0000-4000-8000-000000000001".into(),
+        status: "open".into(),
+        severity: "high".into(),
+        score: 80,
+        opened_at: t,
+        updated_at: t,
+        body: "{}".into(),
+    };
+    let first = CaseChanges {
+        cases: vec![case.clone()],
+        new_actions: vec![
+            action("aaaaaaaa01", "ready", t),
+            action("bbbbbbbb02", "awaiting_approval", t),
+        ],
+        audit: vec![
+            AuditEntry::new(t, "cspguard", "case.opened", serde_json::json!({})).case("CS-1"),
+        ],
+        ..Default::default()
+    };
+    let done = store.commit_case_changes(&first).await.unwrap();
+    assert_eq!(done.inserted_actions.len(), 2);
+    let again = store.commit_case_changes(&first).await.unwrap();
+    assert!(
+        again.inserted_actions.is_empty(),
+        "the same keys again add nothing"
+    );
+    assert_eq!(store.actions(Some("CS-1"), None).await.unwrap().len(), 2);
+    assert_eq!(
+        store.cases(&CaseFilter::default()).await.unwrap(),
+        vec![case]
+    );
+
+    let t2 = t + chrono::Duration::seconds(1);
+    let claim = |read| CaseChanges {
+        action_updates: vec![ActionUpdate {
+            row: action("aaaaaaaa01", "in_flight", t2),
+            read_version: read,
+        }],
+        audit: vec![
+            AuditEntry::new(t2, "executor", "action.started", serde_json::json!({}))
+                .action("aaaaaaaa01"),
+        ],
+        ..Default::default()
+    };
+    store.commit_case_changes(&claim(t)).await.unwrap();
+    let stale = store.commit_case_changes(&claim(t)).await;
+    assert!(
+        matches!(stale, Err(cspguard_store::StoreError::Stale(_))),
+        "{stale:?}"
+    );
+    let audit = store.audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(
+        audit.len(),
+        3,
+        "2 commits of the opening + 1 claim; the refused claim wrote no entry"
+    );
+    assert_eq!(
+        store.action("aaaaaa").await.unwrap().unwrap().state,
+        "in_flight"
+    );
+    assert_eq!(store.pending_actions().await.unwrap().len(), 1);
+
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(url).await.unwrap();
+    assert!(sqlx::query("UPDATE audit_log SET actor = 'mallory'")
+        .execute(&raw)
+        .await
+        .is_err());
+    assert!(sqlx::query("DELETE FROM audit_log")
+        .execute(&raw)
+        .await
+        .is_err());
+    raw.close().await;
+    assert_eq!(store.audit(&AuditFilter::default()).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sqlite_case_changes_are_atomic_idempotent_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    case_changes_are_atomic_idempotent_and_audited(store, &url).await;
+}
+
+#[tokio::test]
+async fn postgres_case_changes_are_atomic_idempotent_and_audited() {
+    if let Some(url) = postgres_url().await {
+        let store = Store::open(&url).await.unwrap();
+        case_changes_are_atomic_idempotent_and_audited(store, &url).await;
+    }
+}
