@@ -42,6 +42,9 @@ pub struct GlobalArgs {
     /// built-in defaults]
     #[arg(long, global = true, env = "CSPGUARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Who is acting, for the audit log (cases, approvals) [default: the login name]
+    #[arg(long = "as", global = true, env = "CSPGUARD_USER", value_name = "USER")]
+    pub actor: Option<String>,
 }
 
 impl GlobalArgs {
@@ -49,6 +52,15 @@ impl GlobalArgs {
         self.database
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}/cspguard.db", self.data_dir.display()))
+    }
+    /// The person acting: `--as`, else `CSPGUARD_USER`, else the login name.
+    pub fn actor(&self) -> String {
+        self.actor
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
     }
     pub fn rejects_dir(&self) -> PathBuf {
         self.data_dir.join("rejects")
@@ -97,6 +109,122 @@ pub enum Command {
     Detect {
         #[command(subcommand)]
         command: DetectCommand,
+    },
+    /// Cases: one per customer incident, with its timeline, SLA clocks, checklist and actions.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// Actions the playbooks planned: list, approve, cancel, run.
+    Actions {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
+    /// Pull from external services into the event store.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// Cases, newest first, with their SLA clocks.
+    List(CasesListArgs),
+    /// One case: alerts, SLA, checklist, notes, actions and the timeline around the incident.
+    Show(CaseShowArgs),
+    /// Assign a case to a person.
+    Assign { id: String, assignee: String },
+    /// Add a note to a case.
+    Note { id: String, text: String },
+    /// Move a case forward: investigating or mitigating.
+    Status { id: String, status: String },
+    /// Tick a checklist step (its id, as `cases show` lists them).
+    Check { id: String, step: String },
+    /// Tag a case.
+    Tag { id: String, tag: String },
+    /// Resolve a case with a verdict (Microsoft's: legitimate, fraud, ignore). Microsoft's alerts of the case are
+    /// then resolved with the same verdict (an action, run by `actions run`).
+    Resolve {
+        id: String,
+        #[arg(long)]
+        verdict: String,
+        /// Why (kept as a note).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Open or update cases from the stored alerts and plan the playbooks' actions (`scan` does this itself).
+    Intake {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CasesListArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// open, investigating, mitigating, resolved
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Customer tenant ID.
+    #[arg(long)]
+    pub customer: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CaseShowArgs {
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+    /// Most timeline entries to show.
+    #[arg(long, default_value_t = 200)]
+    pub timeline_limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// Actions, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "case")]
+        case_id: Option<String>,
+        /// awaiting_approval, ready, in_flight, succeeded, failed, dry_run, cancelled
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Approve an action (its key, or the first 6+ characters of it). Some need two different approvers.
+    Approve { key: String },
+    /// Cancel an action that has not run.
+    Cancel {
+        key: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Run every action that is ready (and resume any a crash left in flight). Failures are retried later with
+    /// backoff; run it again (or from a timer) to continue.
+    Run {
+        /// Record what would be sent, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Pull fraud alerts, customers and subscriptions from Partner Center ([partner_center] in cspguard.toml);
+    /// incremental, and resumes where a failed run stopped.
+    PartnerCenter {
+        /// Start over instead of resuming.
+        #[arg(long)]
+        restart: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -56,7 +56,9 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     out!("{}", incidents(&book.join("labels.json")));
 
     outln!("\n== Detection: the detectors over every stored event (incremental: a second run scans only what is new)");
-    let scan = crate::detect::scan(&store, &crate::settings::load(g)?, false).await?;
+    let wrote_settings = write_demo_settings(g)?;
+    let settings = crate::settings::load(g)?;
+    let scan = crate::detect::scan(&store, &settings, false).await?;
     out!("  {}", scan.render());
     let alerts =
         crate::detect::load_alerts(&store, &cspguard_store::AlertFilter::default()).await?;
@@ -78,11 +80,14 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     let labels = crate::eval::read_labels(&book.join("labels.json"))?;
     let evaluation = crate::eval::evaluate(&store, &labels, &alerts).await?;
     out!("{}", crate::eval::render(&evaluation));
+
+    cases_tour(&store, &settings, wrote_settings.as_deref()).await?;
     store.close().await;
 
     outln!(
-        "\nNext: `cspguard --data-dir {} alerts --explain`, `cspguard customer TENANT`, or import your own files with \
-         `cspguard import auto PATH... --detect`.",
+        "\nNext: `cspguard --data-dir {0} cases list`, `cspguard --data-dir {0} cases show CASE`, `cspguard --data-dir \
+         {0} actions list`, `cspguard --data-dir {0} alerts --explain`, or import your own files with `cspguard import \
+         auto PATH... --detect`.",
         g.data_dir.display()
     );
     if args.no_serve {
@@ -256,4 +261,103 @@ fn incidents(labels: &Path) -> String {
         "  injected incidents in the book (labels.json): {}\n",
         list.join(", ")
     )
+}
+
+/// The demo's settings: playbooks in dry run, written to `<data-dir>/cspguard.toml` when no settings file is in force
+/// (an existing file is never overwritten). Returns the path written.
+fn write_demo_settings(g: &GlobalArgs) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if g.config_path().is_some() {
+        return Ok(None);
+    }
+    let path = g.data_dir.join("cspguard.toml");
+    std::fs::write(&path, DEMO_SETTINGS)
+        .with_context(|| format!("writing the demo settings to {}", path.display()))?;
+    Ok(Some(path))
+}
+
+/// Settings the demo writes: every action kind, in dry run.
+pub const DEMO_SETTINGS: &str = r#"# Written by `cspguard demo` (it never overwrites this file): playbooks in dry run. Every key is described in the
+# settings documentation (`cspguard_cases::playbook`, `crates/cspguard/src/settings.rs`).
+
+[actions]
+dry_run = true                # actions record the request they would send and send nothing
+two_approvers_above = "5000"  # suspensions with more money at risk need two different approvers
+
+[notify.soc]
+type = "webhook"
+format = "teams"
+url_env = "CSPGUARD_SOC_WEBHOOK"
+
+[[playbooks]]
+name = "compromise-response"
+when = 'case.kind in ["account_compromise", "resource_abuse", "microsoft_fraud_alert"] && case.score >= 70'
+actions = [
+  { type = "notify", channel = "soc" },
+  { type = "fraud_status", status = "Investigating" },
+  { type = "set_budget", amount = "1000" },
+  { type = "revoke_sessions" },
+  { type = "suspend_subscription" },
+  { type = "service_request" },
+]
+
+[[playbooks]]
+name = "payment-risk"
+when = 'case.kind in ["nonpayment", "card_testing", "new_customer_fraud"]'
+actions = [
+  { type = "notify", channel = "soc" },
+  { type = "set_budget", amount = "500" },
+]
+"#;
+
+/// Cases from the alerts, the playbooks' actions in dry run, and the timeline of the weightiest case.
+async fn cases_tour(
+    store: &Store,
+    settings: &crate::settings::Settings,
+    wrote: Option<&Path>,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    outln!("\n== Cases: alerts open or join one case per customer incident; playbooks plan actions");
+    if let Some(p) = wrote {
+        outln!("  (playbooks from {}, written by the demo: every action in dry run)", p.display());
+    }
+    let intake = crate::cases::intake(store, settings, now).await?;
+    out!("  {}", intake.render());
+    let effects = crate::effects::Connected::from_settings(settings)?;
+    let run = crate::actions::run_due(store, &effects, settings, false).await?;
+    out!("  {}", run.render());
+    let mut cases: Vec<cspguard_cases::Case> = store
+        .cases(&Default::default())
+        .await?
+        .iter()
+        .map(crate::cases::parse_case)
+        .collect::<anyhow::Result<_>>()?;
+    cases.sort_by_key(|c| std::cmp::Reverse((c.score, c.money_at_risk.amount)));
+    outln!("  {:<13} {:<9} {:>5} {:>13}  {:<22} CUSTOMER", "CASE", "SEVERITY", "SCORE", "AT RISK", "KIND");
+    for c in cases.iter().take(8) {
+        outln!(
+            "  {:<13} {:<9} {:>5} {:>13}  {:<22} {}",
+            c.id.0,
+            c.severity.as_str(),
+            c.score,
+            c.money_at_risk.to_string(),
+            c.kind,
+            c.customer_name.as_deref().unwrap_or(&c.customer_tenant_id)
+        );
+    }
+    if cases.len() > 8 {
+        outln!("  … and {} more (`cspguard cases list`)", cases.len() - 8);
+    }
+    let Some(top) = cases.first() else {
+        return Ok(());
+    };
+    let actions: Vec<cspguard_cases::ActionRecord> = store
+        .actions(Some(&top.id.0), None)
+        .await?
+        .iter()
+        .map(crate::cases::parse_action)
+        .collect::<anyhow::Result<_>>()?;
+    let tl = crate::cases::timeline(store, top, 40).await?;
+    outln!("\n== Case {} (`cspguard cases show {}`)", top.id, top.id);
+    out!("{}", crate::cases::render_case(top, &actions, &tl, now));
+    Ok(())
 }

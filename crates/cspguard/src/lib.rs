@@ -5,6 +5,9 @@
 //! - [`import`]: files -> importers -> event store, with progress, rejects files and the import summary;
 //! - [`rejects`]: where rejected records go;
 //! - [`detect`]: `scan`, `alerts`, `customer`: the detection stage over the store;
+//! - [`cases`]: `cases …`: alerts open or join cases, playbooks plan actions, people work the cases; timelines;
+//! - [`actions`]: `actions …`: approvals and the executor (idempotent, retried, circuit-broken, audited);
+//! - [`sync`]: `sync partner-center`: resumable pulls from Partner Center into the event store;
 //! - [`eval`]: alerts scored against a simulated book's labels;
 //! - [`settings`]: the settings file, `cspguard.toml`;
 //! - [`rules`]: `rules check` and `rules backtest`;
@@ -39,15 +42,19 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+pub mod actions;
+pub mod cases;
 pub mod cli;
 pub mod demo;
 pub mod detect;
 pub mod detect_series;
+pub mod effects;
 pub mod eval;
 pub mod import;
 pub mod rejects;
 pub mod rules;
 pub mod settings;
+pub mod sync;
 pub mod time_order;
 
 /// Exit statuses of every command.

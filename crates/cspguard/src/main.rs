@@ -58,6 +58,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Detect { command } => match command {
             DetectCommand::Series(args) => detect_series::run(&args),
         },
+        Command::Cases { command } => cspguard::cases::run(&cli.global, command).await,
+        Command::Actions { command } => cspguard::actions::run(&cli.global, command).await,
+        Command::Sync { command } => cspguard::sync::run(&cli.global, command).await,
     }
 }
 
@@ -78,7 +81,10 @@ async fn run_import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
     };
     let report = import::run(&store, &g.rejects_dir(), &req).await?;
     let scan = if args.detect {
-        Some(detect::scan(&store, &settings::load(g)?, false).await?)
+        let settings = settings::load(g)?;
+        let s = detect::scan(&store, &settings, false).await?;
+        let i = cspguard::cases::intake(&store, &settings, chrono::Utc::now()).await?;
+        Some((s, i))
     } else {
         None
     };
@@ -88,8 +94,8 @@ async fn run_import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
     } else {
         cspguard::out!("{}", report.render());
     }
-    if let Some(s) = scan {
-        eprint!("{}", s.render());
+    if let Some((s, i)) = scan {
+        eprint!("{}{}", s.render(), i.render());
     }
     Ok(report.exit_code())
 }
@@ -138,11 +144,15 @@ async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
     let settings = settings::load(g)?;
     let store = open_store(g).await?;
     let report = detect::scan(&store, &settings, args.from_start).await?;
+    let intake = cspguard::cases::intake(&store, &settings, chrono::Utc::now()).await?;
     store.close().await;
     if args.json {
-        cspguard::outln!("{}", serde_json::to_string(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        v["cases"] = serde_json::to_value(&intake)?;
+        cspguard::outln!("{}", serde_json::to_string(&v)?);
     } else {
         cspguard::out!("{}", report.render());
+        cspguard::out!("{}", intake.render());
     }
     Ok(exit::OK)
 }

@@ -25,14 +25,59 @@
 //! [[overrides]]                  # per-customer thresholds (any [detect] key)
 //! customer = "<tenant id>"
 //! spike_ratio = 8.0
+//!
+//! [cases]                        # case policy (every key optional)
+//! respond_minutes = 60           # SLA: first response
+//! mitigate_minutes = 1440        # SLA: mitigation
+//! open_min_severity = "medium"   # weaker alerts join a case but do not open one (Microsoft's always open one)
+//!
+//! [actions]
+//! two_approvers_above = "5000"   # a suspension with more money at risk needs two different approvers
+//! max_attempts = 8               # then the action fails (each attempt retries inside the client too)
+//! retry_base_seconds = 30        # backoff between attempts: base x 2^attempt, at most retry_max_seconds
+//! retry_max_seconds = 3600
+//! dry_run = false                # true: every action records what it would send and sends nothing
+//!
+//! [notify.soc]                   # a notification channel: webhook (generic | teams | slack) or smtp
+//! type = "webhook"
+//! format = "teams"
+//! url_env = "CSPGUARD_SOC_WEBHOOK"   # the URL holds a secret: from the environment (or url_file), never here
+//! [notify.billing]
+//! type = "smtp"
+//! host = "smtp.example.com"
+//! port = 587
+//! tls = "starttls"               # starttls | tls | none
+//! username = "cspguard@example.com"
+//! password_env = "CSPGUARD_SMTP_PASSWORD"
+//! from = "cspguard@example.com"
+//! to = ["billing@example.com"]
+//!
+//! [[playbooks]]                  # CEL over `case` and `alert` (see cspguard_cases::playbook)
+//! name = "compromise"
+//! when = 'case.kind in ["account_compromise", "resource_abuse"] && case.score >= 70'
+//! actions = [{ type = "notify", channel = "soc" }, { type = "suspend_subscription" }]
+//!
+//! [partner_center]               # for `sync partner-center` and the actions that call it
+//! tenant = "<partner tenant id>"
+//! client_id = "<app id>"
+//! client_secret_env = "CSPGUARD_PC_CLIENT_SECRET"   # or client_secret_file
+//! # base_url = "https://api.partnercenter.microsoft.com"   (US Government: its own URL)
+//! # authority = "https://login.microsoftonline.com"
+//!
+//! [graph]                        # for revoking sessions in customer tenants (GDAP)
+//! client_id = "<app id>"
+//! client_secret_env = "CSPGUARD_GRAPH_CLIENT_SECRET"
 //! ```
 
 use crate::cli::GlobalArgs;
 use anyhow::Context;
 use cspguard_detect::{DetectConfig, Engine, RuleSet, RuleSpec, Suppression};
 use cspguard_domain::TenantId;
+use cspguard_cases::{ApprovalPolicy, PlaybookSpec, Playbooks, SlaPolicy};
+use cspguard_detect::Severity;
+use rust_decimal::Decimal;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +90,194 @@ struct File {
     suppress: Vec<Suppression>,
     #[serde(default)]
     overrides: Vec<toml::Table>,
+    #[serde(default)]
+    cases: CaseSettings,
+    #[serde(default)]
+    actions: ActionSettings,
+    #[serde(default)]
+    notify: BTreeMap<String, ChannelSettings>,
+    #[serde(default)]
+    playbooks: Vec<PlaybookSpec>,
+    #[serde(default)]
+    partner_center: Option<PartnerCenterSettings>,
+    #[serde(default)]
+    graph: Option<GraphSettings>,
+}
+
+/// `[cases]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseSettings {
+    pub respond_minutes: i64,
+    pub mitigate_minutes: i64,
+    pub open_min_severity: Severity,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        let sla = SlaPolicy::default();
+        CaseSettings {
+            respond_minutes: sla.respond_minutes,
+            mitigate_minutes: sla.mitigate_minutes,
+            open_min_severity: Severity::Medium,
+        }
+    }
+}
+
+impl CaseSettings {
+    pub fn sla(&self) -> SlaPolicy {
+        SlaPolicy {
+            respond_minutes: self.respond_minutes,
+            mitigate_minutes: self.mitigate_minutes,
+        }
+    }
+}
+
+/// `[actions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionSettings {
+    pub two_approvers_above: Decimal,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub dry_run: bool,
+}
+
+impl Default for ActionSettings {
+    fn default() -> Self {
+        ActionSettings {
+            two_approvers_above: ApprovalPolicy::default().two_approvers_above,
+            max_attempts: 8,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            dry_run: false,
+        }
+    }
+}
+
+/// A secret's source: an environment variable or a file (never the settings file itself).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub env: Option<String>,
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl SecretRef {
+    /// The secret's value; the error names where it was looked for, never the value.
+    pub fn read(&self, what: &str) -> anyhow::Result<String> {
+        if let Some(var) = &self.env {
+            if let Ok(v) = std::env::var(var) {
+                if !v.trim().is_empty() {
+                    return Ok(v.trim().to_string());
+                }
+            }
+        }
+        if let Some(f) = &self.file {
+            let v = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the {what} from {}", f.display()))?;
+            return Ok(v.trim().to_string());
+        }
+        anyhow::bail!(
+            "the {what} is not set: export {} (or give a *_file in cspguard.toml)",
+            self.env.as_deref().unwrap_or("the variable named by *_env")
+        )
+    }
+}
+
+/// `[notify.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChannelSettings {
+    Webhook {
+        #[serde(default)]
+        format: WebhookFormatSetting,
+        url_env: Option<String>,
+        url_file: Option<std::path::PathBuf>,
+    },
+    Smtp {
+        host: String,
+        #[serde(default = "smtp_port")]
+        port: u16,
+        #[serde(default)]
+        tls: SmtpTlsSetting,
+        username: Option<String>,
+        password_env: Option<String>,
+        password_file: Option<std::path::PathBuf>,
+        from: String,
+        to: Vec<String>,
+    },
+}
+
+fn smtp_port() -> u16 {
+    587
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormatSetting {
+    #[default]
+    Generic,
+    Teams,
+    Slack,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTlsSetting {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+/// `[partner_center]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerCenterSettings {
+    #[serde(default = "pc_base")]
+    pub base_url: String,
+    #[serde(default = "authority")]
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<std::path::PathBuf>,
+    /// Pull fraud events with `X-NewEventsModel: true` (paged, with event types).
+    #[serde(default = "yes")]
+    pub new_events_model: bool,
+    #[serde(default = "page_size")]
+    pub page_size: u32,
+}
+
+/// `[graph]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSettings {
+    #[serde(default = "graph_base")]
+    pub base_url: String,
+    #[serde(default = "authority")]
+    pub authority: String,
+    pub client_id: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<std::path::PathBuf>,
+}
+
+fn pc_base() -> String {
+    "https://api.partnercenter.microsoft.com".into()
+}
+fn graph_base() -> String {
+    "https://graph.microsoft.com/v1.0".into()
+}
+fn authority() -> String {
+    "https://login.microsoftonline.com".into()
+}
+fn yes() -> bool {
+    true
+}
+fn page_size() -> u32 {
+    100
 }
 
 /// The settings in force, checked: rules compiled, overrides resolved.
@@ -55,12 +288,30 @@ pub struct Settings {
     pub overrides: HashMap<TenantId, DetectConfig>,
     /// Where they came from (None: built-in defaults).
     pub path: Option<std::path::PathBuf>,
+    pub cases: CaseSettings,
+    pub actions: ActionSettings,
+    pub notify: BTreeMap<String, ChannelSettings>,
+    pub playbook_specs: Vec<PlaybookSpec>,
+    pub partner_center: Option<PartnerCenterSettings>,
+    pub graph: Option<GraphSettings>,
 }
 
 impl Settings {
     /// A detection engine with these settings.
     pub fn engine(&self) -> Engine {
         Engine::new(self.detect.clone()).with_rules(self.rules.clone(), self.overrides.clone())
+    }
+
+    /// The playbooks, compiled against the defined channels.
+    pub fn playbooks(&self) -> anyhow::Result<Playbooks> {
+        let channels: Vec<String> = self.notify.keys().cloned().collect();
+        Ok(Playbooks::compile(
+            &self.playbook_specs,
+            &channels,
+            ApprovalPolicy {
+                two_approvers_above: self.actions.two_approvers_above,
+            },
+        )?)
     }
 }
 
@@ -111,12 +362,20 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
     }
     let allow = detect.allow.clone();
     let rules = RuleSet::new(file.rules, file.suppress, allow)?;
-    Ok(Settings {
+    let s = Settings {
         detect,
         rules,
         overrides,
         path: None,
-    })
+        cases: file.cases,
+        actions: file.actions,
+        notify: file.notify,
+        playbook_specs: file.playbooks,
+        partner_center: file.partner_center,
+        graph: file.graph,
+    };
+    s.playbooks()?;
+    Ok(s)
 }
 
 fn datetimes_to_strings(t: &mut toml::Table) {
