@@ -77,7 +77,9 @@ impl ConnectorError {
     /// Whether the same request may succeed later: 429, 5xx, transport errors and transient mail errors.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ConnectorError::Throttled { .. } | ConnectorError::Server { .. } | ConnectorError::Transport(_) => true,
+            ConnectorError::Throttled { .. }
+            | ConnectorError::Server { .. }
+            | ConnectorError::Transport(_) => true,
             ConnectorError::Mail { permanent, .. } => !permanent,
             _ => false,
         }
@@ -145,14 +147,19 @@ mod tests {
         assert!(ConnectorError::from_status(429, None, b"").is_retryable());
         assert!(ConnectorError::from_status(503, None, b"").is_retryable());
         assert!(!ConnectorError::from_status(404, None, b"").is_retryable());
-        assert!(matches!(ConnectorError::from_status(401, None, b""), ConnectorError::Auth(_)));
+        assert!(matches!(
+            ConnectorError::from_status(401, None, b""),
+            ConnectorError::Auth(_)
+        ));
     }
 
     #[test]
     fn body_excerpt_is_bounded() {
         let body = "x".repeat(1000);
         match ConnectorError::from_status(500, None, body.as_bytes()) {
-            ConnectorError::Server { body, .. } => assert!(body.chars().count() <= BODY_EXCERPT_CHARS + 1),
+            ConnectorError::Server { body, .. } => {
+                assert!(body.chars().count() <= BODY_EXCERPT_CHARS + 1)
+            }
             other => panic!("{other:?}"),
         }
     }

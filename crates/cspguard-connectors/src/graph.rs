@@ -68,8 +68,14 @@ pub struct Graph {
 impl Graph {
     /// A client for `config`. Makes no request.
     pub fn new(config: GraphConfig) -> Result<Self> {
-        let breaker = CircuitBreaker::new("graph", config.breaker_failures, config.breaker_cooldown);
-        Ok(Graph { http: http::client()?, config, breaker, tokens: Mutex::new(HashMap::new()) })
+        let breaker =
+            CircuitBreaker::new("graph", config.breaker_failures, config.breaker_cooldown);
+        Ok(Graph {
+            http: http::client()?,
+            config,
+            breaker,
+            tokens: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The circuit breaker (to observe its state).
@@ -98,14 +104,22 @@ impl Graph {
     /// tokens and session cookies). Idempotent by nature: revoking twice is harmless.
     pub async fn revoke_sign_in_sessions(&self, customer_tenant: &str, user: &str) -> Result<()> {
         let provider = self.provider(customer_tenant)?;
-        let url = http::join_segments(&self.config.base_url, &["users", user, "revokeSignInSessions"])?;
+        let url = http::join_segments(
+            &self.config.base_url,
+            &["users", user, "revokeSignInSessions"],
+        )?;
         let call = Call {
             retry: &self.config.retry,
             breaker: &self.breaker,
             token: Some(&provider),
             what: "POST /users/{id}/revokeSignInSessions",
         };
-        call.send(|| self.http.post(url.clone()).header(reqwest::header::CONTENT_LENGTH, "0")).await?;
+        call.send(|| {
+            self.http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_LENGTH, "0")
+        })
+        .await?;
         tracing::info!(tenant = customer_tenant, "sign-in sessions revoked");
         Ok(())
     }

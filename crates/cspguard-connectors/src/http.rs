@@ -19,16 +19,21 @@ pub(crate) fn client() -> Result<reqwest::Client> {
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("cspguard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ConnectorError::Config(format!("cannot build the HTTP client: {}", crate::error::error_chain(&e))))
+        .map_err(|e| {
+            ConnectorError::Config(format!(
+                "cannot build the HTTP client: {}",
+                crate::error::error_chain(&e)
+            ))
+        })
 }
 
 /// `base` with `segments` appended as path segments (each percent-encoded).
 pub(crate) fn join_segments(base: &Url, segments: &[&str]) -> Result<Url> {
     let mut url = base.clone();
     {
-        let mut path = url
-            .path_segments_mut()
-            .map_err(|()| ConnectorError::Config(format!("{} cannot be a base URL", origin(base))))?;
+        let mut path = url.path_segments_mut().map_err(|()| {
+            ConnectorError::Config(format!("{} cannot be a base URL", origin(base)))
+        })?;
         path.pop_if_empty();
         path.extend(segments);
     }
@@ -50,11 +55,15 @@ impl Reply {
     /// The body as JSON of type `T`; `what` names the call in the error.
     pub(crate) fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
         if self.body.iter().all(|b| b.is_ascii_whitespace()) {
-            return serde_json::from_slice(b"null")
-                .map_err(|_| ConnectorError::Decode(format!("{what}: empty body where JSON was expected")));
+            return serde_json::from_slice(b"null").map_err(|_| {
+                ConnectorError::Decode(format!("{what}: empty body where JSON was expected"))
+            });
         }
         serde_json::from_slice(&self.body).map_err(|e| {
-            ConnectorError::Decode(format!("{what}: {e} in {}", crate::error::excerpt(&self.body)))
+            ConnectorError::Decode(format!(
+                "{what}: {e} in {}",
+                crate::error::excerpt(&self.body)
+            ))
         })
     }
 }
@@ -85,7 +94,11 @@ impl Call<'_> {
                 }
                 Err(Failure::Unauthorized(token, err)) => {
                     if let (Some(provider), false) = (self.token, auth_retried) {
-                        tracing::info!(service = self.breaker.service(), call = self.what, "401: fetching a new token");
+                        tracing::info!(
+                            service = self.breaker.service(),
+                            call = self.what,
+                            "401: fetching a new token"
+                        );
                         provider.invalidate_if(&token).await;
                         auth_retried = true;
                         attempt -= 1;
@@ -122,7 +135,10 @@ impl Call<'_> {
         }
     }
 
-    async fn attempt(&self, build: &impl Fn() -> reqwest::RequestBuilder) -> Result<Reply, Failure> {
+    async fn attempt(
+        &self,
+        build: &impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Reply, Failure> {
         let mut request = build();
         let mut token_used = None;
         if let Some(provider) = self.token {
@@ -130,15 +146,27 @@ impl Call<'_> {
             request = request.bearer_auth(token.expose());
             token_used = Some(token);
         }
-        let response = request.send().await.map_err(|e| Failure::Other(ConnectorError::transport(e)))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::Other(ConnectorError::transport(e)))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response.bytes().await.map_err(|e| Failure::Other(ConnectorError::transport(e)))?.to_vec();
-        tracing::debug!(service = self.breaker.service(), call = self.what, status, "answer");
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Other(ConnectorError::transport(e)))?
+            .to_vec();
+        tracing::debug!(
+            service = self.breaker.service(),
+            call = self.what,
+            status,
+            "answer"
+        );
         if (200..300).contains(&status) {
             return Ok(Reply { body });
         }

@@ -20,7 +20,9 @@ pub mod token;
 pub use error::{ConnectorError, Result};
 pub use graph::{Graph, GraphConfig};
 pub use notify::{Message, Smtp, SmtpConfig, SmtpTls, Webhook, WebhookFormat};
-pub use partner_center::{Applied, FraudEventQuery, FraudEventsPage, Page, PartnerCenter, PartnerCenterConfig};
+pub use partner_center::{
+    Applied, FraudEventQuery, FraudEventsPage, Page, PartnerCenter, PartnerCenterConfig,
+};
 pub use resilience::{BreakerState, CircuitBreaker, RetryPolicy};
 pub use secret::Secret;
 pub use sync::{PartnerCenterSync, SyncConfig, SyncCursor, SyncPhase, SyncSink, SyncSummary};

@@ -47,7 +47,11 @@ pub enum WebhookFormat {
 pub fn webhook_body(format: WebhookFormat, m: &Message) -> Value {
     match format {
         WebhookFormat::Generic => {
-            let facts: Map<String, Value> = m.facts.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let facts: Map<String, Value> = m
+                .facts
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
             json!({
                 "action_key": m.action_key,
                 "title": m.title,
@@ -86,7 +90,11 @@ pub fn webhook_body(format: WebhookFormat, m: &Message) -> Value {
                 "medium" => "Warning",
                 _ => "Default",
             };
-            let facts: Vec<Value> = m.facts.iter().map(|(k, v)| json!({"title": k, "value": v})).collect();
+            let facts: Vec<Value> = m
+                .facts
+                .iter()
+                .map(|(k, v)| json!({"title": k, "value": v}))
+                .collect();
             let mut body = vec![
                 json!({"type": "TextBlock", "text": m.title, "weight": "Bolder", "size": "Medium", "color": color, "wrap": true}),
                 json!({"type": "TextBlock", "text": m.text, "wrap": true}),
@@ -102,7 +110,10 @@ pub fn webhook_body(format: WebhookFormat, m: &Message) -> Value {
                 "body": body,
             });
             if let (Some(link), Some(obj)) = (&m.link, card.as_object_mut()) {
-                obj.insert("actions".into(), json!([{"type": "Action.OpenUrl", "title": "Open in cspguard", "url": link}]));
+                obj.insert(
+                    "actions".into(),
+                    json!([{"type": "Action.OpenUrl", "title": "Open in cspguard", "url": link}]),
+                );
             }
             json!({
                 "type": "message",
@@ -113,7 +124,9 @@ pub fn webhook_body(format: WebhookFormat, m: &Message) -> Value {
 }
 
 fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -138,7 +151,10 @@ pub struct Webhook {
 
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook").field("origin", &self.origin).field("format", &self.format).finish_non_exhaustive()
+        f.debug_struct("Webhook")
+            .field("origin", &self.origin)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,11 +164,21 @@ impl Webhook {
         let url = Url::parse(url.expose())
             .map_err(|e| ConnectorError::Config(format!("the webhook URL is not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConnectorError::Config(format!("the webhook URL's scheme is {}, not http(s)", url.scheme())));
+            return Err(ConnectorError::Config(format!(
+                "the webhook URL's scheme is {}, not http(s)",
+                url.scheme()
+            )));
         }
         let origin = http::origin(&url);
         let breaker = CircuitBreaker::new(format!("webhook {origin}"), 5, Duration::from_secs(60));
-        Ok(Webhook { http: http::client()?, url, origin, format, retry, breaker })
+        Ok(Webhook {
+            http: http::client()?,
+            url,
+            origin,
+            format,
+            retry,
+            breaker,
+        })
     }
 
     /// The circuit breaker (to observe its state).
@@ -163,8 +189,19 @@ impl Webhook {
     /// POSTs `m` in the webhook's format with `Idempotency-Key: {action_key}`, retried and breaker-guarded.
     pub async fn send(&self, m: &Message) -> Result<()> {
         let body = webhook_body(self.format, m);
-        let call = Call { retry: &self.retry, breaker: &self.breaker, token: None, what: "POST webhook" };
-        call.send(|| self.http.post(self.url.clone()).header("Idempotency-Key", &m.action_key).json(&body)).await?;
+        let call = Call {
+            retry: &self.retry,
+            breaker: &self.breaker,
+            token: None,
+            what: "POST webhook",
+        };
+        call.send(|| {
+            self.http
+                .post(self.url.clone())
+                .header("Idempotency-Key", &m.action_key)
+                .json(&body)
+        })
+        .await?;
         tracing::info!(webhook = %self.origin, action_key = %m.action_key, "notification sent");
         Ok(())
     }
@@ -214,7 +251,10 @@ pub struct Smtp {
 
 impl fmt::Debug for Smtp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Smtp").field("host", &self.host).field("to", &self.to.len()).finish_non_exhaustive()
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("to", &self.to.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -223,27 +263,51 @@ impl Smtp {
     pub fn new(config: SmtpConfig) -> Result<Self> {
         use lettre::transport::smtp::authentication::Credentials;
         use lettre::{AsyncSmtpTransport, Tokio1Executor};
-        let bad = |e: &dyn std::error::Error| ConnectorError::Config(format!("SMTP relay {}: {}", config.host, error_chain(e)));
+        let bad = |e: &dyn std::error::Error| {
+            ConnectorError::Config(format!("SMTP relay {}: {}", config.host, error_chain(e)))
+        };
         let builder = match config.tls {
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host).map_err(|e| bad(&e))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(|e| bad(&e))?,
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .map_err(|e| bad(&e))?,
+            SmtpTls::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(|e| bad(&e))?
+            }
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
         };
-        let mut builder = builder.port(config.port).timeout(Some(Duration::from_secs(30)));
+        let mut builder = builder
+            .port(config.port)
+            .timeout(Some(Duration::from_secs(30)));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ));
         }
         let mailbox = |s: &str| {
             s.parse::<lettre::message::Mailbox>()
                 .map_err(|e| ConnectorError::Config(format!("{s:?} is not a mail address ({e})")))
         };
         let from = mailbox(&config.from)?;
-        let to = config.to.iter().map(|s| mailbox(s)).collect::<Result<Vec<_>>>()?;
+        let to = config
+            .to
+            .iter()
+            .map(|s| mailbox(s))
+            .collect::<Result<Vec<_>>>()?;
         if to.is_empty() {
-            return Err(ConnectorError::Config("SMTP: no recipient (`to` is empty)".into()));
+            return Err(ConnectorError::Config(
+                "SMTP: no recipient (`to` is empty)".into(),
+            ));
         }
-        let breaker = CircuitBreaker::new(format!("smtp {}", config.host), 5, Duration::from_secs(60));
-        Ok(Smtp { transport: builder.build(), from, to, host: config.host, retry: config.retry, breaker })
+        let breaker =
+            CircuitBreaker::new(format!("smtp {}", config.host), 5, Duration::from_secs(60));
+        Ok(Smtp {
+            transport: builder.build(),
+            from,
+            to,
+            host: config.host,
+            retry: config.retry,
+            breaker,
+        })
     }
 
     /// The `Message-ID` a message gets: `<{action_key}@cspguard>`, with characters a Message-ID cannot hold
@@ -251,7 +315,13 @@ impl Smtp {
     pub fn message_id(action_key: &str) -> String {
         let local: String = action_key
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("<{local}@cspguard>")
     }
@@ -277,9 +347,10 @@ impl Smtp {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let mail = builder
-            .body(text)
-            .map_err(|e| ConnectorError::Mail { permanent: true, message: format!("cannot build the mail: {e}") })?;
+        let mail = builder.body(text).map_err(|e| ConnectorError::Mail {
+            permanent: true,
+            message: format!("cannot build the mail: {e}"),
+        })?;
         let permit = self.breaker.acquire()?;
         let mut attempt = 0;
         loop {
@@ -290,7 +361,10 @@ impl Smtp {
                     tracing::info!(relay = %self.host, action_key = %m.action_key, "mail sent");
                     return Ok(());
                 }
-                Err(e) => ConnectorError::Mail { permanent: e.is_permanent(), message: error_chain(&e) },
+                Err(e) => ConnectorError::Mail {
+                    permanent: e.is_permanent(),
+                    message: error_chain(&e),
+                },
             };
             if !err.is_retryable() {
                 permit.success();
@@ -313,6 +387,9 @@ mod tests {
 
     #[test]
     fn message_id_is_safe() {
-        assert_eq!(Smtp::message_id("case-1:suspend <x>"), "<case-1_suspend__x_@cspguard>");
+        assert_eq!(
+            Smtp::message_id("case-1:suspend <x>"),
+            "<case-1_suspend__x_@cspguard>"
+        );
     }
 }

@@ -74,7 +74,13 @@ pub struct FraudEventQuery {
 impl Default for FraudEventQuery {
     /// All events, new events model, 100 a page.
     fn default() -> Self {
-        FraudEventQuery { status: None, subscription_id: None, event_type: None, new_events_model: true, page_size: 100 }
+        FraudEventQuery {
+            status: None,
+            subscription_id: None,
+            event_type: None,
+            new_events_model: true,
+            page_size: 100,
+        }
     }
 }
 
@@ -124,7 +130,11 @@ impl PartnerCenter {
             base_url: config.base_url,
             token,
             retry: config.retry,
-            breaker: CircuitBreaker::new("partner-center", config.breaker_failures, config.breaker_cooldown),
+            breaker: CircuitBreaker::new(
+                "partner-center",
+                config.breaker_failures,
+                config.breaker_cooldown,
+            ),
             correlation_id: uuid::Uuid::new_v4().to_string(),
         })
     }
@@ -148,7 +158,12 @@ impl PartnerCenter {
         headers: &[(&str, &str)],
     ) -> Result<http::Reply> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let call = Call { retry: &self.retry, breaker: &self.breaker, token: Some(&self.token), what };
+        let call = Call {
+            retry: &self.retry,
+            breaker: &self.breaker,
+            token: Some(&self.token),
+            what,
+        };
         call.send(|| {
             let mut rb = match &method {
                 Method::Get => self.http.get(url.clone()),
@@ -175,7 +190,11 @@ impl PartnerCenter {
     }
 
     /// One page of `GET /v1/fraudEvents`. `page_number` (1-based) is sent only in the new events model.
-    pub async fn fraud_events_page(&self, q: &FraudEventQuery, page_number: u32) -> Result<FraudEventsPage> {
+    pub async fn fraud_events_page(
+        &self,
+        q: &FraudEventQuery,
+        page_number: u32,
+    ) -> Result<FraudEventsPage> {
         let mut query = Vec::new();
         if let Some(s) = &q.status {
             query.push(("EventStatus", s.clone()));
@@ -192,7 +211,15 @@ impl PartnerCenter {
             query.push(("PageNumber", page_number.max(1).to_string()));
             headers.push(("X-NewEventsModel", "true"));
         }
-        let reply = self.request("GET /v1/fraudEvents", self.url(&["v1", "fraudEvents"])?, Method::Get, &query, &headers).await?;
+        let reply = self
+            .request(
+                "GET /v1/fraudEvents",
+                self.url(&["v1", "fraudEvents"])?,
+                Method::Get,
+                &query,
+                &headers,
+            )
+            .await?;
         let items = items_of(reply.json("fraud events")?, "fraud events")?;
         let has_more = q.new_events_model && items.len() == q.page_size.max(1) as usize;
         Ok(FraudEventsPage { items, has_more })
@@ -205,14 +232,23 @@ impl PartnerCenter {
             None => self.url(&["v1", "customers"])?,
             Some(link) => self.resolve_link(link)?,
         };
-        let reply = self.request("GET /v1/customers", url, Method::Get, &[], &[]).await?;
+        let reply = self
+            .request("GET /v1/customers", url, Method::Get, &[], &[])
+            .await?;
         let doc: Value = reply.json("customers")?;
         let next = match doc.pointer("/links/next") {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Object(o)) => o.get("uri").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string),
+            Some(Value::Object(o)) => o
+                .get("uri")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             _ => None,
         };
-        Ok(Page { items: items_of(doc, "customers")?, next })
+        Ok(Page {
+            items: items_of(doc, "customers")?,
+            next,
+        })
     }
 
     fn resolve_link(&self, link: &str) -> Result<Url> {
@@ -233,17 +269,35 @@ impl PartnerCenter {
     /// `GET /v1/customers/{tenant}/subscriptions`: all subscriptions of a customer (raw documents).
     pub async fn subscriptions(&self, tenant: &str) -> Result<Vec<Value>> {
         let url = self.url(&["v1", "customers", tenant, "subscriptions"])?;
-        let reply = self.request("GET /v1/customers/{tenant}/subscriptions", url, Method::Get, &[], &[]).await?;
+        let reply = self
+            .request(
+                "GET /v1/customers/{tenant}/subscriptions",
+                url,
+                Method::Get,
+                &[],
+                &[],
+            )
+            .await?;
         items_of(reply.json("subscriptions")?, "subscriptions")
     }
 
     /// `GET /v1/customers/{tenant}/subscriptions/{id}`.
     pub async fn get_subscription(&self, tenant: &str, id: &str) -> Result<Value> {
         let url = self.url(&["v1", "customers", tenant, "subscriptions", id])?;
-        let reply = self.request("GET /v1/customers/{tenant}/subscriptions/{id}", url, Method::Get, &[], &[]).await?;
+        let reply = self
+            .request(
+                "GET /v1/customers/{tenant}/subscriptions/{id}",
+                url,
+                Method::Get,
+                &[],
+                &[],
+            )
+            .await?;
         let doc: Value = reply.json("subscription")?;
         if !doc.is_object() {
-            return Err(ConnectorError::Decode("subscription: not a JSON object".into()));
+            return Err(ConnectorError::Decode(
+                "subscription: not a JSON object".into(),
+            ));
         }
         Ok(doc)
     }
@@ -252,7 +306,10 @@ impl PartnerCenter {
     /// [`Applied::AlreadyInEffect`] without writing; else PATCHes the whole object with `"status": "suspended"`.
     pub async fn suspend_subscription(&self, tenant: &str, id: &str) -> Result<Applied> {
         let mut doc = self.get_subscription(tenant, id).await?;
-        let current = doc.get("status").and_then(Value::as_str).unwrap_or_default();
+        let current = doc
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if current.eq_ignore_ascii_case("suspended") {
             return Ok(Applied::AlreadyInEffect);
         }
@@ -260,7 +317,14 @@ impl PartnerCenter {
             obj.insert("status".into(), Value::String("suspended".into()));
         }
         let url = self.url(&["v1", "customers", tenant, "subscriptions", id])?;
-        self.request("PATCH /v1/customers/{tenant}/subscriptions/{id}", url, Method::Patch(doc), &[], &[]).await?;
+        self.request(
+            "PATCH /v1/customers/{tenant}/subscriptions/{id}",
+            url,
+            Method::Patch(doc),
+            &[],
+            &[],
+        )
+        .await?;
         tracing::info!(tenant, subscription = id, "subscription suspended");
         Ok(Applied::Done)
     }
@@ -268,13 +332,23 @@ impl PartnerCenter {
     /// `GET /v1/customers/{tenant}/usagebudget`: the monthly spending budget, `None` when none is set.
     pub async fn get_budget(&self, tenant: &str) -> Result<Option<Decimal>> {
         let url = self.url(&["v1", "customers", tenant, "usagebudget"])?;
-        let reply = self.request("GET /v1/customers/{tenant}/usagebudget", url, Method::Get, &[], &[]).await?;
+        let reply = self
+            .request(
+                "GET /v1/customers/{tenant}/usagebudget",
+                url,
+                Method::Get,
+                &[],
+                &[],
+            )
+            .await?;
         let doc: Value = reply.json("usage budget")?;
         match doc.get("amount") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => decimal_of(&n.to_string()).map(Some),
             Some(Value::String(s)) => decimal_of(s).map(Some),
-            Some(other) => Err(ConnectorError::Decode(format!("usage budget amount is {other}, not a number"))),
+            Some(other) => Err(ConnectorError::Decode(format!(
+                "usage budget amount is {other}, not a number"
+            ))),
         }
     }
 
@@ -286,10 +360,18 @@ impl PartnerCenter {
         let number = amount
             .to_f64()
             .and_then(serde_json::Number::from_f64)
-            .ok_or_else(|| ConnectorError::Config(format!("budget {amount} cannot be sent as a JSON number")))?;
+            .ok_or_else(|| {
+                ConnectorError::Config(format!("budget {amount} cannot be sent as a JSON number"))
+            })?;
         let url = self.url(&["v1", "customers", tenant, "usagebudget"])?;
-        self.request("PATCH /v1/customers/{tenant}/usagebudget", url, Method::Patch(json!({ "amount": number })), &[], &[])
-            .await?;
+        self.request(
+            "PATCH /v1/customers/{tenant}/usagebudget",
+            url,
+            Method::Patch(json!({ "amount": number })),
+            &[],
+            &[],
+        )
+        .await?;
         tracing::info!(tenant, %amount, "spending budget set");
         Ok(Applied::Done)
     }
@@ -309,15 +391,37 @@ impl PartnerCenter {
         if let (Some(reason), Some(obj)) = (reason, body.as_object_mut()) {
             obj.insert("ResolvedReason".into(), Value::String(reason.to_string()));
         }
-        let url = self.url(&["v1", "fraudEvents", "subscription", azure_subscription_id, "status"])?;
-        self.request("POST /v1/fraudEvents/subscription/{id}/status", url, Method::Post(body), &[], &[]).await?;
-        tracing::info!(subscription = azure_subscription_id, events = event_ids.len(), status, "fraud event status updated");
+        let url = self.url(&[
+            "v1",
+            "fraudEvents",
+            "subscription",
+            azure_subscription_id,
+            "status",
+        ])?;
+        self.request(
+            "POST /v1/fraudEvents/subscription/{id}/status",
+            url,
+            Method::Post(body),
+            &[],
+            &[],
+        )
+        .await?;
+        tracing::info!(
+            subscription = azure_subscription_id,
+            events = event_ids.len(),
+            status,
+            "fraud event status updated"
+        );
         Ok(Applied::Done)
     }
 
     /// The status and resolved reason (`None` while `"None"`) of one fraud event, `None` if Partner Center does not
     /// list it: `GET /v1/fraudEvents?SubscriptionId=...` (old model, one page).
-    pub async fn fraud_event_status(&self, azure_subscription_id: &str, event_id: &str) -> Result<Option<(String, Option<String>)>> {
+    pub async fn fraud_event_status(
+        &self,
+        azure_subscription_id: &str,
+        event_id: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
         let q = FraudEventQuery {
             status: None,
             subscription_id: Some(azure_subscription_id.to_string()),
@@ -326,21 +430,32 @@ impl PartnerCenter {
             page_size: 0,
         };
         let page = self.fraud_events_page(&q, 1).await?;
-        Ok(page.items.iter().find(|e| field_ci(e, "eventId").and_then(Value::as_str) == Some(event_id)).map(|e| {
-            let status = field_ci(e, "eventStatus").and_then(Value::as_str).unwrap_or_default().to_string();
-            let reason = field_ci(e, "resolvedReason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case("none"))
-                .map(str::to_string);
-            (status, reason)
-        }))
+        Ok(page
+            .items
+            .iter()
+            .find(|e| field_ci(e, "eventId").and_then(Value::as_str) == Some(event_id))
+            .map(|e| {
+                let status = field_ci(e, "eventStatus")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let reason = field_ci(e, "resolvedReason")
+                    .and_then(Value::as_str)
+                    .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case("none"))
+                    .map(str::to_string);
+                (status, reason)
+            }))
     }
 }
 
 /// A field of a JSON object, key matched case-insensitively.
 fn field_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
-    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 /// The `items` of a page, or the page itself when it is a bare array.
@@ -350,10 +465,14 @@ pub(crate) fn items_of(doc: Value, what: &str) -> Result<Vec<Value>> {
         Value::Object(mut obj) => match obj.remove("items").or_else(|| obj.remove("Items")) {
             Some(Value::Array(items)) => Ok(items),
             Some(Value::Null) | None => Ok(Vec::new()),
-            Some(_) => Err(ConnectorError::Decode(format!("{what}: `items` is not an array"))),
+            Some(_) => Err(ConnectorError::Decode(format!(
+                "{what}: `items` is not an array"
+            ))),
         },
         Value::Null => Ok(Vec::new()),
-        _ => Err(ConnectorError::Decode(format!("{what}: neither an array nor an object with `items`"))),
+        _ => Err(ConnectorError::Decode(format!(
+            "{what}: neither an array nor an object with `items`"
+        ))),
     }
 }
 
@@ -370,7 +489,10 @@ mod tests {
     #[test]
     fn items_of_both_shapes() {
         assert_eq!(items_of(json!([1, 2]), "x").expect("array").len(), 2);
-        assert_eq!(items_of(json!({"items": [1]}), "x").expect("object").len(), 1);
+        assert_eq!(
+            items_of(json!({"items": [1]}), "x").expect("object").len(),
+            1
+        );
         assert!(items_of(json!("no"), "x").is_err());
     }
 

@@ -26,19 +26,31 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// 5 attempts, 500 ms doubling, at most 60 s between two attempts.
     fn default() -> Self {
-        RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
     }
 }
 
 impl RetryPolicy {
     /// 3 attempts, 10 ms doubling, at most 2 s (enough to honour a 1 s `Retry-After`): for tests.
     pub fn fast_for_tests() -> Self {
-        RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(2) }
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(2),
+        }
     }
 
     /// No retry at all.
     pub fn none() -> Self {
-        RetryPolicy { max_attempts: 1, base_delay: Duration::ZERO, max_delay: Duration::ZERO }
+        RetryPolicy {
+            max_attempts: 1,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        }
     }
 
     /// The wait before retry number `retry` (1 = the first retry), given the service's `Retry-After` if any.
@@ -47,9 +59,13 @@ impl RetryPolicy {
             return after.min(self.max_delay);
         }
         let exp = retry.saturating_sub(1).min(30);
-        let full = self.base_delay.saturating_mul(1u32 << exp).min(self.max_delay);
+        let full = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
         let half = full / 2;
-        let jitter_ns = rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64);
+        let jitter_ns =
+            rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64);
         half + Duration::from_nanos(jitter_ns)
     }
 }
@@ -61,7 +77,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// What a [`CircuitBreaker`] currently does with calls.
@@ -103,7 +122,11 @@ impl CircuitBreaker {
             service: service.into(),
             failure_threshold: failure_threshold.max(1),
             cooldown,
-            inner: Mutex::new(BreakerInner { consecutive_failures: 0, open_until: None, probe_in_flight: false }),
+            inner: Mutex::new(BreakerInner {
+                consecutive_failures: 0,
+                open_until: None,
+                probe_in_flight: false,
+            }),
         }
     }
 
@@ -131,7 +154,11 @@ impl CircuitBreaker {
     pub fn acquire(&self) -> Result<BreakerPermit<'_>> {
         let mut inner = self.lock();
         match inner.open_until {
-            None => Ok(BreakerPermit { breaker: self, probe: false, done: false }),
+            None => Ok(BreakerPermit {
+                breaker: self,
+                probe: false,
+                done: false,
+            }),
             Some(until) => {
                 let now = Instant::now();
                 if now < until {
@@ -140,7 +167,11 @@ impl CircuitBreaker {
                     Err(self.open_error(Duration::ZERO))
                 } else {
                     inner.probe_in_flight = true;
-                    Ok(BreakerPermit { breaker: self, probe: true, done: false })
+                    Ok(BreakerPermit {
+                        breaker: self,
+                        probe: true,
+                        done: false,
+                    })
                 }
             }
         }
@@ -211,7 +242,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { max_attempts: 10, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         for _ in 0..50 {
             let d1 = p.delay(1, None);
             assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
@@ -219,13 +254,19 @@ mod tests {
             assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400));
             assert!(p.delay(20, None) <= Duration::from_secs(1));
         }
-        assert_eq!(p.delay(1, Some(Duration::from_secs(30))), Duration::from_secs(1));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
         let d = parse_retry_after(&future).expect("date");
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
@@ -239,7 +280,10 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
         b.acquire().expect("closed").failure();
         assert_eq!(b.state(), BreakerState::Open);
-        assert!(matches!(b.acquire(), Err(ConnectorError::CircuitOpen { until_secs: 10, .. })));
+        assert!(matches!(
+            b.acquire(),
+            Err(ConnectorError::CircuitOpen { until_secs: 10, .. })
+        ));
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(b.state(), BreakerState::HalfOpen);
         let probe = b.acquire().expect("probe");

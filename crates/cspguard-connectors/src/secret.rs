@@ -34,14 +34,22 @@ impl Secret {
                 Ok(text) => {
                     let value = text.trim().to_string();
                     if value.is_empty() {
-                        Err(SecretError::Empty { source_name: format!("{file_var}={path}") })
+                        Err(SecretError::Empty {
+                            source_name: format!("{file_var}={path}"),
+                        })
                     } else {
                         Ok(Secret(value))
                     }
                 }
-                Err(e) => Err(SecretError::File { var: file_var, path, reason: e.to_string() }),
+                Err(e) => Err(SecretError::File {
+                    var: file_var,
+                    path,
+                    reason: e.to_string(),
+                }),
             },
-            Err(_) => Err(SecretError::Missing { var: var.to_string() }),
+            Err(_) => Err(SecretError::Missing {
+                var: var.to_string(),
+            }),
         }
     }
 }
@@ -80,7 +88,9 @@ pub enum SecretError {
         var: String,
     },
     /// The `_FILE` variable names a file that cannot be read.
-    #[error("cannot read the secret file {var}={path}: {reason}; check the path and its permissions")]
+    #[error(
+        "cannot read the secret file {var}={path}: {reason}; check the path and its permissions"
+    )]
     File {
         /// The `_FILE` variable.
         var: String,
@@ -117,11 +127,24 @@ mod tests {
         std::fs::write(&path, "  from-file\n").expect("write");
         // SAFETY-free: set_var is safe in edition 2021; the names are unique to this test.
         std::env::set_var("CSPGUARD_TEST_SECRET_A_FILE", &path);
-        assert_eq!(Secret::from_env_or_file("CSPGUARD_TEST_SECRET_A").expect("file").expose(), "from-file");
+        assert_eq!(
+            Secret::from_env_or_file("CSPGUARD_TEST_SECRET_A")
+                .expect("file")
+                .expose(),
+            "from-file"
+        );
         std::env::set_var("CSPGUARD_TEST_SECRET_A", "from-env");
-        assert_eq!(Secret::from_env_or_file("CSPGUARD_TEST_SECRET_A").expect("env").expose(), "from-env");
-        let missing = Secret::from_env_or_file("CSPGUARD_TEST_SECRET_MISSING").expect_err("missing");
-        assert!(missing.to_string().contains("CSPGUARD_TEST_SECRET_MISSING_FILE"));
+        assert_eq!(
+            Secret::from_env_or_file("CSPGUARD_TEST_SECRET_A")
+                .expect("env")
+                .expose(),
+            "from-env"
+        );
+        let missing =
+            Secret::from_env_or_file("CSPGUARD_TEST_SECRET_MISSING").expect_err("missing");
+        assert!(missing
+            .to_string()
+            .contains("CSPGUARD_TEST_SECRET_MISSING_FILE"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -73,7 +73,12 @@ pub struct SyncCursor {
 impl Default for SyncCursor {
     /// A cursor at the very beginning.
     fn default() -> Self {
-        SyncCursor { phase: SyncPhase::Customers { next: None }, tenants: Vec::new(), round_started: None, last_completed: None }
+        SyncCursor {
+            phase: SyncPhase::Customers { next: None },
+            tenants: Vec::new(),
+            round_started: None,
+            last_completed: None,
+        }
     }
 }
 
@@ -91,7 +96,11 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     /// Customers and subscriptions, then all fraud events in the new model, 100 a page.
     fn default() -> Self {
-        SyncConfig { customers: true, fraud_queries: vec![FraudEventQuery::default()], max_pages_per_query: 10_000 }
+        SyncConfig {
+            customers: true,
+            fraud_queries: vec![FraudEventQuery::default()],
+            max_pages_per_query: 10_000,
+        }
     }
 }
 
@@ -128,7 +137,12 @@ impl PartnerCenterSync {
 
     /// Runs from `cursor` to the end of the round, advancing and checkpointing `cursor` after every page. A cursor
     /// at [`SyncPhase::Done`] starts a new round. On error the cursor points at the page that failed.
-    pub async fn run(&self, pc: &PartnerCenter, cursor: &mut SyncCursor, sink: &mut dyn SyncSink) -> Result<SyncSummary> {
+    pub async fn run(
+        &self,
+        pc: &PartnerCenter,
+        cursor: &mut SyncCursor,
+        sink: &mut dyn SyncSink,
+    ) -> Result<SyncSummary> {
         let mut summary = SyncSummary::default();
         if cursor.phase == SyncPhase::Done || cursor.round_started.is_none() {
             cursor.phase = self.first_phase();
@@ -204,7 +218,10 @@ impl PartnerCenterSync {
 fn customer_tenant(doc: &Value) -> Option<String> {
     doc.get("id")
         .and_then(Value::as_str)
-        .or_else(|| doc.pointer("/companyProfile/tenantId").and_then(Value::as_str))
+        .or_else(|| {
+            doc.pointer("/companyProfile/tenantId")
+                .and_then(Value::as_str)
+        })
         .filter(|s| !s.is_empty())
         .map(str::to_string)
 }

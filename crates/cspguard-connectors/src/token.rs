@@ -36,7 +36,12 @@ pub struct TokenConfig {
 
 impl TokenConfig {
     /// A configuration on the public authority.
-    pub fn new(tenant: impl Into<String>, client_id: impl Into<String>, client_secret: Secret, scope: impl Into<String>) -> Self {
+    pub fn new(
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        scope: impl Into<String>,
+    ) -> Self {
         TokenConfig {
             authority: default_authority(),
             tenant: tenant.into(),
@@ -50,7 +55,8 @@ impl TokenConfig {
 /// [`DEFAULT_AUTHORITY`] as a URL.
 pub fn default_authority() -> Url {
     // A constant that parses: covered by a unit test.
-    Url::parse(DEFAULT_AUTHORITY).unwrap_or_else(|_| unreachable!("DEFAULT_AUTHORITY is a valid URL"))
+    Url::parse(DEFAULT_AUTHORITY)
+        .unwrap_or_else(|_| unreachable!("DEFAULT_AUTHORITY is a valid URL"))
 }
 
 #[derive(Debug)]
@@ -94,8 +100,17 @@ impl TokenProvider {
     }
 
     pub(crate) fn with_client(config: TokenConfig, http: reqwest::Client) -> Result<Self> {
-        let token_url = http::join_segments(&config.authority, &[&config.tenant, "oauth2", "v2.0", "token"])?;
-        Ok(TokenProvider { http, config, token_url, cache: Mutex::new(None), requests: AtomicU64::new(0) })
+        let token_url = http::join_segments(
+            &config.authority,
+            &[&config.tenant, "oauth2", "v2.0", "token"],
+        )?;
+        Ok(TokenProvider {
+            http,
+            config,
+            token_url,
+            cache: Mutex::new(None),
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// The tenant this provider gets tokens for.
@@ -121,7 +136,10 @@ impl TokenProvider {
         }
         let (token, lifetime) = self.fetch().await?;
         let margin = REFRESH_MARGIN.min(lifetime / 2);
-        *cache = Some(Cached { token: token.clone(), renew_at: Instant::now() + lifetime - margin });
+        *cache = Some(Cached {
+            token: token.clone(),
+            renew_at: Instant::now() + lifetime - margin,
+        });
         Ok(token)
     }
 
@@ -195,6 +213,9 @@ impl TokenProvider {
 mod tests {
     #[test]
     fn default_authority_parses() {
-        assert_eq!(super::default_authority().as_str(), "https://login.microsoftonline.com/");
+        assert_eq!(
+            super::default_authority().as_str(),
+            "https://login.microsoftonline.com/"
+        );
     }
 }

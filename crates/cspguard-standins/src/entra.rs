@@ -58,7 +58,12 @@ impl Tokens {
 
     /// Axum middleware body: 401 unless the request has a valid bearer token for `scope`; on success the
     /// [`TokenInfo`] is put in the request's extensions.
-    pub(crate) async fn require(self, scope: &'static str, mut req: Request, next: Next) -> Response {
+    pub(crate) async fn require(
+        self,
+        scope: &'static str,
+        mut req: Request,
+        next: Next,
+    ) -> Response {
         let bearer = req
             .headers()
             .get("authorization")
@@ -70,7 +75,10 @@ impl Tokens {
                 req.extensions_mut().insert(info);
                 next.run(req).await
             }
-            None => error_response(StatusCode::UNAUTHORIZED, "missing, unknown or expired bearer token"),
+            None => error_response(
+                StatusCode::UNAUTHORIZED,
+                "missing, unknown or expired bearer token",
+            ),
         }
     }
 }
@@ -96,9 +104,16 @@ impl EntraStandIn {
         let harness = Harness::default();
         let router = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
-            .route_layer(axum::middleware::from_fn_with_state(harness.clone(), record_and_fault))
+            .route_layer(axum::middleware::from_fn_with_state(
+                harness.clone(),
+                record_and_fault,
+            ))
             .with_state(tokens.clone());
-        EntraStandIn { server: serve(router).await, harness, tokens }
+        EntraStandIn {
+            server: serve(router).await,
+            harness,
+            tokens,
+        }
     }
 
     /// The authority URL, e.g. `http://127.0.0.1:41234`.
@@ -133,29 +148,60 @@ impl EntraStandIn {
 
     /// Tokens issued for one tenant.
     pub fn token_requests_for(&self, tenant: &str) -> usize {
-        self.tokens.lock().requests_per_tenant.get(tenant).copied().unwrap_or(0)
+        self.tokens
+            .lock()
+            .requests_per_tenant
+            .get(tenant)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
-async fn token(State(tokens): State<Tokens>, Path(tenant): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(tokens): State<Tokens>,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let oauth_error = |status: StatusCode, error: &str, description: &str| {
-        (status, Json(json!({"error": error, "error_description": description}))).into_response()
+        (
+            status,
+            Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response()
     };
     if field("grant_type") != "client_credentials" {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "AADSTS70003: grant_type must be client_credentials");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: grant_type must be client_credentials",
+        );
     }
     let mut state = tokens.lock();
     match state.clients.get(field("client_id")) {
-        None => return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "AADSTS700016: application not found"),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                "AADSTS700016: application not found",
+            )
+        }
         Some(secret) if secret != field("client_secret") => {
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.",
+            )
         }
         Some(_) => {}
     }
     let scope = field("scope");
     if !scope.ends_with("/.default") {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "AADSTS1002012: scope must end with /.default");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "AADSTS1002012: scope must end with /.default",
+        );
     }
     let access_token = format!("tok-{}", uuid::Uuid::new_v4());
     let expires_in = state.expires_in;

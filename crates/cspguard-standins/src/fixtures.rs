@@ -11,7 +11,10 @@ pub const FRAUD_EVENTS_JSON: &str = include_str!("../fixtures/fraud_events.json"
 
 fn items(text: &str) -> Vec<Value> {
     let doc: Value = serde_json::from_str(text).expect("fixture is valid JSON");
-    doc.get("items").and_then(Value::as_array).cloned().expect("fixture has items")
+    doc.get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .expect("fixture has items")
 }
 
 /// The sample customers.

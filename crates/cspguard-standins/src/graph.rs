@@ -35,10 +35,19 @@ impl GraphStandIn {
         let tokens = entra.tokens();
         let router = Router::new()
             .route("/users/{id}/revokeSignInSessions", post(revoke))
-            .route_layer(axum::middleware::from_fn(move |req, next| tokens.clone().require(SCOPE, req, next)))
-            .route_layer(axum::middleware::from_fn_with_state(harness.clone(), record_and_fault))
+            .route_layer(axum::middleware::from_fn(move |req, next| {
+                tokens.clone().require(SCOPE, req, next)
+            }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                harness.clone(),
+                record_and_fault,
+            ))
             .with_state(revocations.clone());
-        GraphStandIn { server: serve(router).await, harness, revocations }
+        GraphStandIn {
+            server: serve(router).await,
+            harness,
+            revocations,
+        }
     }
 
     /// The base URL.
@@ -53,11 +62,21 @@ impl GraphStandIn {
 
     /// `(token tenant, user)` of every revocation served.
     pub fn revocations(&self) -> Vec<(String, String)> {
-        self.revocations.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.revocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
-async fn revoke(State(revocations): State<Revocations>, Extension(token): Extension<TokenInfo>, Path(user): Path<String>) -> Response {
-    revocations.lock().unwrap_or_else(|p| p.into_inner()).push((token.tenant, user));
+async fn revoke(
+    State(revocations): State<Revocations>,
+    Extension(token): Extension<TokenInfo>,
+    Path(user): Path<String>,
+) -> Response {
+    revocations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((token.tenant, user));
     Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": true})).into_response()
 }

@@ -71,12 +71,18 @@ pub struct Recorded {
 impl Recorded {
     /// A header's value (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// A query parameter's value (name case-insensitive).
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The JSON body, if it was JSON.
@@ -90,7 +96,10 @@ impl Recorded {
     /// A form field, if the body was a form.
     pub fn form_field(&self, name: &str) -> Option<&str> {
         match &self.body {
-            Body::Form(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+            Body::Form(fields) => fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str()),
             _ => None,
         }
     }
@@ -120,12 +129,21 @@ impl Harness {
 
     /// The requests to one route (`"GET /v1/fraudEvents"`).
     pub fn requests_to(&self, route: &str) -> Vec<Recorded> {
-        self.lock().records.iter().filter(|r| r.route == route).cloned().collect()
+        self.lock()
+            .records
+            .iter()
+            .filter(|r| r.route == route)
+            .cloned()
+            .collect()
     }
 
     /// How many requests reached one route.
     pub fn count(&self, route: &str) -> usize {
-        self.lock().records.iter().filter(|r| r.route == route).count()
+        self.lock()
+            .records
+            .iter()
+            .filter(|r| r.route == route)
+            .count()
     }
 
     /// Forgets the recorded requests.
@@ -135,7 +153,11 @@ impl Harness {
 
     /// The next requests to `route` get these faults, one each, in order; later ones are served.
     pub fn fail_next(&self, route: &str, faults: Vec<Fault>) {
-        self.lock().next_faults.entry(route.to_string()).or_default().extend(faults);
+        self.lock()
+            .next_faults
+            .entry(route.to_string())
+            .or_default()
+            .extend(faults);
     }
 
     /// Every request to `route` gets a 500 until [`Harness::clear_faults`].
@@ -179,26 +201,53 @@ impl Harness {
 
 /// A JSON error answer in Partner Center's style.
 pub(crate) fn error_response(status: StatusCode, description: &str) -> Response {
-    (status, axum::Json(json!({"code": status.as_u16(), "description": description}))).into_response()
+    (
+        status,
+        axum::Json(json!({"code": status.as_u16(), "description": description})),
+    )
+        .into_response()
 }
 
 /// Middleware (as a `route_layer`): records the request, then answers a scripted fault or passes it on.
-pub(crate) async fn record_and_fault(State(harness): State<Harness>, req: Request, next: Next) -> Response {
+pub(crate) async fn record_and_fault(
+    State(harness): State<Harness>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
-    let template = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| parts.uri.path().to_string());
+    let bytes = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
+    let template = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
     let route = format!("{} {}", parts.method, template);
     let query = parts
         .uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let headers = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     harness.lock().records.push(Recorded {
         route: route.clone(),
         method: parts.method.to_string(),
@@ -212,7 +261,8 @@ pub(crate) async fn record_and_fault(State(harness): State<Harness>, req: Reques
         Some(fault) => return fault_response(&fault),
         None => {}
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 fn decode_body(content_type: &str, bytes: &Bytes) -> Body {
@@ -231,7 +281,8 @@ fn fault_response(fault: &Fault) -> Response {
     match fault {
         Fault::Status429 { retry_after_s } => {
             let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, "throttled (scripted)");
-            r.headers_mut().insert("retry-after", HeaderValue::from(*retry_after_s));
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(*retry_after_s));
             r
         }
         Fault::Status429Date { retry_after_s } => {
@@ -242,12 +293,19 @@ fn fault_response(fault: &Fault) -> Response {
             }
             r
         }
-        Fault::Status500 => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error (scripted)"),
-        Fault::Status503 => error_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable (scripted)"),
+        Fault::Status500 => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error (scripted)",
+        ),
+        Fault::Status503 => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service unavailable (scripted)",
+        ),
         Fault::Status401 => error_response(StatusCode::UNAUTHORIZED, "unauthorized (scripted)"),
-        Fault::Status(s) => {
-            error_response(StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "scripted fault")
-        }
+        Fault::Status(s) => error_response(
+            StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "scripted fault",
+        ),
         Fault::Delay(_) => StatusCode::OK.into_response(),
     }
 }
@@ -267,7 +325,9 @@ impl Drop for Server {
 
 /// Serves `router` on `127.0.0.1:0`. Panics if the port cannot be bound (a test-environment failure).
 pub(crate) async fn serve(router: Router) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;

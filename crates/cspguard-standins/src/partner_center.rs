@@ -73,14 +73,32 @@ impl PartnerCenterStandIn {
         let router = Router::new()
             .route("/v1/customers", get(customers))
             .route("/v1/customers/{tenant}/subscriptions", get(subscriptions))
-            .route("/v1/customers/{tenant}/subscriptions/{id}", get(get_subscription).patch(patch_subscription))
-            .route("/v1/customers/{tenant}/usagebudget", get(get_budget).patch(patch_budget))
+            .route(
+                "/v1/customers/{tenant}/subscriptions/{id}",
+                get(get_subscription).patch(patch_subscription),
+            )
+            .route(
+                "/v1/customers/{tenant}/usagebudget",
+                get(get_budget).patch(patch_budget),
+            )
             .route("/v1/fraudEvents", get(fraud_events))
-            .route("/v1/fraudEvents/subscription/{id}/status", post(fraud_status))
-            .route_layer(axum::middleware::from_fn(move |req, next| tokens.clone().require(SCOPE, req, next)))
-            .route_layer(axum::middleware::from_fn_with_state(harness.clone(), record_and_fault))
+            .route(
+                "/v1/fraudEvents/subscription/{id}/status",
+                post(fraud_status),
+            )
+            .route_layer(axum::middleware::from_fn(move |req, next| {
+                tokens.clone().require(SCOPE, req, next)
+            }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                harness.clone(),
+                record_and_fault,
+            ))
             .with_state(state.clone());
-        PartnerCenterStandIn { server: serve(router).await, harness, state }
+        PartnerCenterStandIn {
+            server: serve(router).await,
+            harness,
+            state,
+        }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -105,7 +123,10 @@ impl PartnerCenterStandIn {
 
     /// Replaces a customer's subscriptions.
     pub fn set_subscriptions(&self, tenant: &str, subscriptions: Vec<Value>) {
-        self.state.lock().subscriptions.insert(tenant.to_string(), subscriptions);
+        self.state
+            .lock()
+            .subscriptions
+            .insert(tenant.to_string(), subscriptions);
     }
 
     /// A subscription as it is now.
@@ -139,11 +160,16 @@ impl PartnerCenterStandIn {
 }
 
 fn find_sub<'a>(s: &'a PcState, tenant: &str, id: &str) -> Option<&'a Value> {
-    s.subscriptions.get(tenant)?.iter().find(|v| v.get("id").and_then(Value::as_str) == Some(id))
+    s.subscriptions
+        .get(tenant)?
+        .iter()
+        .find(|v| v.get("id").and_then(Value::as_str) == Some(id))
 }
 
 fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    q.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn str_field<'a>(v: &'a Value, name: &str) -> &'a str {
@@ -153,11 +179,25 @@ fn str_field<'a>(v: &'a Value, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-async fn customers(State(state): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn customers(
+    State(state): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let s = state.lock();
-    let size = param(&q, "size").and_then(|v| v.parse().ok()).unwrap_or(s.customers_page_size).max(1);
-    let offset: usize = param(&q, "offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let items: Vec<Value> = s.customers.iter().skip(offset).take(size).cloned().collect();
+    let size = param(&q, "size")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(s.customers_page_size)
+        .max(1);
+    let offset: usize = param(&q, "offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let items: Vec<Value> = s
+        .customers
+        .iter()
+        .skip(offset)
+        .take(size)
+        .cloned()
+        .collect();
     let mut body = json!({"totalCount": s.customers.len(), "items": items, "links": {}, "attributes": {"objectType": "Collection"}});
     if offset + size < s.customers.len() {
         body["links"] = json!({"next": {"uri": format!("/v1/customers?size={size}&offset={}", offset + size), "method": "GET", "headers": []}});
@@ -169,28 +209,39 @@ async fn subscriptions(State(state): State<Shared>, Path(tenant): Path<String>) 
     let s = state.lock();
     match s.subscriptions.get(&tenant) {
         Some(items) => Json(json!({"totalCount": items.len(), "items": items})).into_response(),
-        None if s.customers.iter().any(|c| str_field(c, "id") == tenant) => Json(json!({"totalCount": 0, "items": []})).into_response(),
+        None if s.customers.iter().any(|c| str_field(c, "id") == tenant) => {
+            Json(json!({"totalCount": 0, "items": []})).into_response()
+        }
         None => error_response(StatusCode::NOT_FOUND, "customer not found"),
     }
 }
 
-async fn get_subscription(State(state): State<Shared>, Path((tenant, id)): Path<(String, String)>) -> Response {
+async fn get_subscription(
+    State(state): State<Shared>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Response {
     match find_sub(&state.lock(), &tenant, &id) {
         Some(v) => Json(v.clone()).into_response(),
         None => error_response(StatusCode::NOT_FOUND, "subscription not found"),
     }
 }
 
-async fn patch_subscription(State(state): State<Shared>, Path((tenant, id)): Path<(String, String)>, Json(body): Json<Value>) -> Response {
+async fn patch_subscription(
+    State(state): State<Shared>,
+    Path((tenant, id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
     if !body.is_object() || str_field(&body, "id") != id {
-        return error_response(StatusCode::BAD_REQUEST, "the body must be the whole subscription object, with its id");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "the body must be the whole subscription object, with its id",
+        );
     }
     let mut s = state.lock();
-    let Some(slot) = s
-        .subscriptions
-        .get_mut(&tenant)
-        .and_then(|subs| subs.iter_mut().find(|v| v.get("id").and_then(Value::as_str) == Some(id.as_str())))
-    else {
+    let Some(slot) = s.subscriptions.get_mut(&tenant).and_then(|subs| {
+        subs.iter_mut()
+            .find(|v| v.get("id").and_then(Value::as_str) == Some(id.as_str()))
+    }) else {
         return error_response(StatusCode::NOT_FOUND, "subscription not found");
     };
     *slot = body.clone();
@@ -202,38 +253,71 @@ async fn get_budget(State(state): State<Shared>, Path(tenant): Path<String>) -> 
     Json(json!({"amount": s.budgets.get(&tenant).cloned().unwrap_or(Value::Null)})).into_response()
 }
 
-async fn patch_budget(State(state): State<Shared>, Path(tenant): Path<String>, Json(body): Json<Value>) -> Response {
+async fn patch_budget(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     match body.get("amount") {
         Some(Value::Number(n)) => {
-            state.lock().budgets.insert(tenant, Value::Number(n.clone()));
+            state
+                .lock()
+                .budgets
+                .insert(tenant, Value::Number(n.clone()));
             Json(json!({"amount": n})).into_response()
         }
         _ => error_response(StatusCode::BAD_REQUEST, "amount must be a number"),
     }
 }
 
-async fn fraud_events(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    let new_model = headers.get("x-neweventsmodel").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+async fn fraud_events(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let new_model = headers
+        .get("x-neweventsmodel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let s = state.lock();
     let matches = |e: &&Value| {
-        param(&q, "EventStatus").is_none_or(|st| str_field(e, "eventStatus").eq_ignore_ascii_case(st))
-            && param(&q, "SubscriptionId").is_none_or(|id| str_field(e, "subscriptionId").eq_ignore_ascii_case(id))
+        param(&q, "EventStatus")
+            .is_none_or(|st| str_field(e, "eventStatus").eq_ignore_ascii_case(st))
+            && param(&q, "SubscriptionId")
+                .is_none_or(|id| str_field(e, "subscriptionId").eq_ignore_ascii_case(id))
             && (!new_model || param(&q, "EventType").is_none_or(|t| str_field(e, "eventType") == t))
     };
     let all: Vec<&Value> = s.fraud_events.iter().filter(matches).collect();
     let items: Vec<Value> = if new_model {
-        let size: usize = param(&q, "PageSize").and_then(|v| v.parse().ok()).unwrap_or(100).max(1);
-        let number: usize = param(&q, "PageNumber").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-        all.into_iter().skip((number - 1) * size).take(size).cloned().collect()
+        let size: usize = param(&q, "PageSize")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100)
+            .max(1);
+        let number: usize = param(&q, "PageNumber")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        all.into_iter()
+            .skip((number - 1) * size)
+            .take(size)
+            .cloned()
+            .collect()
     } else {
         all.into_iter().cloned().collect()
     };
     Json(json!({"totalCount": items.len(), "items": items})).into_response()
 }
 
-async fn fraud_status(State(state): State<Shared>, Path(subscription): Path<String>, Json(body): Json<Value>) -> Response {
+async fn fraud_status(
+    State(state): State<Shared>,
+    Path(subscription): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     let ids: Vec<String> = match body.get("EventIds") {
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => return error_response(StatusCode::BAD_REQUEST, "EventIds must be an array"),
     };
     let Some(status) = body.get("EventStatus").and_then(Value::as_str) else {

@@ -68,7 +68,9 @@ impl Drop for SmtpStandIn {
 impl SmtpStandIn {
     /// Starts listening on `127.0.0.1:0`. Panics if it cannot bind (a test-environment failure).
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let mails = Mails::default();
         let shared = mails.clone();
@@ -108,7 +110,11 @@ async fn session(stream: TcpStream, mails: Mails) -> std::io::Result<()> {
         if lines.read_until(b'\n', &mut line).await? == 0 {
             return Ok(None);
         }
-        Ok(Some(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()))
+        Ok(Some(
+            String::from_utf8_lossy(&line)
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ))
     };
     write.write_all(b"220 cspguard-standin ESMTP\r\n").await?;
     let (mut from, mut to, mut authenticated) = (String::new(), Vec::new(), false);
@@ -145,17 +151,26 @@ async fn session(stream: TcpStream, mails: Mails) -> std::io::Result<()> {
             if to.is_empty() {
                 b"503 5.5.1 RCPT first\r\n"
             } else {
-                write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
                 let mut data = String::new();
                 loop {
-                    let Some(l) = next_line(&mut lines).await? else { return Ok(()) };
+                    let Some(l) = next_line(&mut lines).await? else {
+                        return Ok(());
+                    };
                     if l == "." {
                         break;
                     }
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                     data.push_str("\r\n");
                 }
-                let mail = ReceivedMail { from: from.clone(), to: std::mem::take(&mut to), data, authenticated };
+                let mail = ReceivedMail {
+                    from: from.clone(),
+                    to: std::mem::take(&mut to),
+                    data,
+                    authenticated,
+                };
                 mails.lock().unwrap_or_else(|p| p.into_inner()).push(mail);
                 b"250 2.0.0 OK queued\r\n"
             }
@@ -178,5 +193,7 @@ async fn session(stream: TcpStream, mails: Mails) -> std::io::Result<()> {
 fn address(arg: &str) -> String {
     let arg = arg.trim();
     let arg = arg.split_whitespace().next().unwrap_or_default();
-    arg.trim_start_matches('<').trim_end_matches('>').to_string()
+    arg.trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }

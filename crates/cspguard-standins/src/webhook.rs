@@ -20,8 +20,14 @@ impl WebhookStandIn {
         let router = Router::new()
             .route("/", post(|| async { StatusCode::OK }))
             .route("/{*path}", post(|| async { StatusCode::OK }))
-            .route_layer(axum::middleware::from_fn_with_state(harness.clone(), record_and_fault));
-        WebhookStandIn { server: serve(router).await, harness }
+            .route_layer(axum::middleware::from_fn_with_state(
+                harness.clone(),
+                record_and_fault,
+            ));
+        WebhookStandIn {
+            server: serve(router).await,
+            harness,
+        }
     }
 
     /// A webhook URL with a secret-looking path, like the real ones.

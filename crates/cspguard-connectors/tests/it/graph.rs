@@ -18,10 +18,21 @@ async fn revoke_uses_a_token_of_the_customer_tenant() {
         ..GraphConfig::new(CLIENT_ID, Secret::new(CLIENT_SECRET))
     })
     .expect("graph");
-    graph_standin.harness().fail_next(REVOKE_ROUTE, vec![Fault::Status503]);
-    graph.revoke_sign_in_sessions(CUSTOMER_A, "admin@contoso.example").await.expect("revoke a");
-    graph.revoke_sign_in_sessions(CUSTOMER_A, "admin@contoso.example").await.expect("again: idempotent");
-    graph.revoke_sign_in_sessions(CUSTOMER_B, "user-id-7").await.expect("revoke b");
+    graph_standin
+        .harness()
+        .fail_next(REVOKE_ROUTE, vec![Fault::Status503]);
+    graph
+        .revoke_sign_in_sessions(CUSTOMER_A, "admin@contoso.example")
+        .await
+        .expect("revoke a");
+    graph
+        .revoke_sign_in_sessions(CUSTOMER_A, "admin@contoso.example")
+        .await
+        .expect("again: idempotent");
+    graph
+        .revoke_sign_in_sessions(CUSTOMER_B, "user-id-7")
+        .await
+        .expect("revoke b");
     assert_eq!(
         graph_standin.revocations(),
         vec![
@@ -32,7 +43,14 @@ async fn revoke_uses_a_token_of_the_customer_tenant() {
     );
     assert_eq!(env.entra.token_requests_for(CUSTOMER_A), 1);
     assert_eq!(env.entra.token_requests_for(CUSTOMER_B), 1);
-    assert_eq!(env.entra.harness().requests()[0].form_field("scope"), Some("https://graph.microsoft.com/.default"));
-    assert_eq!(graph_standin.harness().count(REVOKE_ROUTE), 4, "one 503 retried");
+    assert_eq!(
+        env.entra.harness().requests()[0].form_field("scope"),
+        Some("https://graph.microsoft.com/.default")
+    );
+    assert_eq!(
+        graph_standin.harness().count(REVOKE_ROUTE),
+        4,
+        "one 503 retried"
+    );
     assert!(!format!("{graph:?}").contains("S3cret"));
 }

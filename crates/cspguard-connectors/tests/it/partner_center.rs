@@ -17,31 +17,61 @@ async fn suspend_patches_the_whole_object_once() {
     env.pc.set_subscriptions(TENANT, vec![original.clone()]);
     let pc = client(&env);
 
-    assert_eq!(pc.suspend_subscription(TENANT, &id).await.expect("suspend"), Applied::Done);
+    assert_eq!(
+        pc.suspend_subscription(TENANT, &id).await.expect("suspend"),
+        Applied::Done
+    );
     let patches = env.pc.harness().requests_to(routes::PATCH_SUBSCRIPTION);
     assert_eq!(patches.len(), 1);
     let mut expected = original.clone();
     expected["status"] = json!("suspended");
-    assert_eq!(patches[0].json(), Some(&expected), "the whole object, status suspended");
-    assert_eq!(patches[0].path, format!("/v1/customers/{TENANT}/subscriptions/{id}"));
-    assert!(patches[0].header("ms-requestid").is_some_and(|v| v.len() == 36));
-    assert!(patches[0].header("ms-correlationid").is_some_and(|v| v.len() == 36));
+    assert_eq!(
+        patches[0].json(),
+        Some(&expected),
+        "the whole object, status suspended"
+    );
+    assert_eq!(
+        patches[0].path,
+        format!("/v1/customers/{TENANT}/subscriptions/{id}")
+    );
+    assert!(patches[0]
+        .header("ms-requestid")
+        .is_some_and(|v| v.len() == 36));
+    assert!(patches[0]
+        .header("ms-correlationid")
+        .is_some_and(|v| v.len() == 36));
     assert_eq!(env.pc.subscription(TENANT, &id), Some(expected));
 
-    assert_eq!(pc.suspend_subscription(TENANT, &id).await.expect("again"), Applied::AlreadyInEffect);
-    assert_eq!(env.pc.harness().count(routes::PATCH_SUBSCRIPTION), 1, "no second PATCH");
+    assert_eq!(
+        pc.suspend_subscription(TENANT, &id).await.expect("again"),
+        Applied::AlreadyInEffect
+    );
+    assert_eq!(
+        env.pc.harness().count(routes::PATCH_SUBSCRIPTION),
+        1,
+        "no second PATCH"
+    );
     assert_eq!(env.pc.harness().count(routes::GET_SUBSCRIPTION), 2);
 }
 
 #[tokio::test]
 async fn subscriptions_list_and_get() {
     let env = env().await;
-    env.pc.set_subscriptions(TENANT, vec![fixtures::subscription(1, "active"), fixtures::subscription(2, "suspended")]);
+    env.pc.set_subscriptions(
+        TENANT,
+        vec![
+            fixtures::subscription(1, "active"),
+            fixtures::subscription(2, "suspended"),
+        ],
+    );
     let pc = client(&env);
     let subs = pc.subscriptions(TENANT).await.expect("list");
     assert_eq!(subs.len(), 2);
     let id = subs[1]["id"].as_str().expect("id");
-    assert_eq!(pc.get_subscription(TENANT, id).await.expect("get")["status"], "suspended");
+    assert_eq!(
+        pc.get_subscription(TENANT, id).await.expect("get")["status"],
+        "suspended"
+    );
 }
 
 #[tokio::test]
@@ -50,12 +80,18 @@ async fn budget_set_and_get() {
     let pc = client(&env);
     assert_eq!(pc.get_budget(TENANT).await.expect("none yet"), None);
     let amount = Decimal::new(150050, 2); // 1500.50
-    assert_eq!(pc.set_budget(TENANT, amount).await.expect("set"), Applied::Done);
+    assert_eq!(
+        pc.set_budget(TENANT, amount).await.expect("set"),
+        Applied::Done
+    );
     let patch = &env.pc.harness().requests_to(routes::PATCH_BUDGET)[0];
     assert_eq!(patch.json(), Some(&json!({"amount": 1500.5})));
     assert_eq!(env.pc.budget(TENANT), Some(json!(1500.5)));
     assert_eq!(pc.get_budget(TENANT).await.expect("get"), Some(amount));
-    assert_eq!(pc.set_budget(TENANT, amount).await.expect("same"), Applied::AlreadyInEffect);
+    assert_eq!(
+        pc.set_budget(TENANT, amount).await.expect("same"),
+        Applied::AlreadyInEffect
+    );
     assert_eq!(env.pc.harness().count(routes::PATCH_BUDGET), 1);
 }
 
@@ -64,31 +100,72 @@ async fn fraud_status_update_sends_the_documented_body() {
     let env = env().await;
     env.pc.set_fraud_events(fixtures::fraud_events());
     let pc = client(&env);
-    let event_id = fixtures::fraud_events()[0]["eventId"].as_str().expect("id").to_string();
+    let event_id = fixtures::fraud_events()[0]["eventId"]
+        .as_str()
+        .expect("id")
+        .to_string();
 
-    assert_eq!(pc.fraud_event_status(AZURE_SUB, &event_id).await.expect("status"), Some(("Active".into(), None)));
-    let applied = pc.update_fraud_status(AZURE_SUB, std::slice::from_ref(&event_id), "Resolved", Some("Fraud")).await;
+    assert_eq!(
+        pc.fraud_event_status(AZURE_SUB, &event_id)
+            .await
+            .expect("status"),
+        Some(("Active".into(), None))
+    );
+    let applied = pc
+        .update_fraud_status(
+            AZURE_SUB,
+            std::slice::from_ref(&event_id),
+            "Resolved",
+            Some("Fraud"),
+        )
+        .await;
     assert_eq!(applied.expect("update"), Applied::Done);
     let posts = env.pc.harness().requests_to(routes::FRAUD_STATUS);
-    assert_eq!(posts[0].path, format!("/v1/fraudEvents/subscription/{AZURE_SUB}/status"));
-    assert_eq!(posts[0].json(), Some(&json!({"EventIds": [event_id], "EventStatus": "Resolved", "ResolvedReason": "Fraud"})));
     assert_eq!(
-        pc.fraud_event_status(AZURE_SUB, &event_id).await.expect("status"),
+        posts[0].path,
+        format!("/v1/fraudEvents/subscription/{AZURE_SUB}/status")
+    );
+    assert_eq!(
+        posts[0].json(),
+        Some(
+            &json!({"EventIds": [event_id], "EventStatus": "Resolved", "ResolvedReason": "Fraud"})
+        )
+    );
+    assert_eq!(
+        pc.fraud_event_status(AZURE_SUB, &event_id)
+            .await
+            .expect("status"),
         Some(("Resolved".into(), Some("Fraud".into())))
     );
     let check = &env.pc.harness().requests_to(routes::FRAUD_EVENTS)[1];
     assert_eq!(check.query_param("SubscriptionId"), Some(AZURE_SUB));
     assert_eq!(check.header("x-neweventsmodel"), None);
 
-    pc.update_fraud_status(AZURE_SUB, &[], "Investigating", None).await.expect("all, no reason");
+    pc.update_fraud_status(AZURE_SUB, &[], "Investigating", None)
+        .await
+        .expect("all, no reason");
     let posts = env.pc.harness().requests_to(routes::FRAUD_STATUS);
-    assert_eq!(posts[1].json(), Some(&json!({"EventIds": [], "EventStatus": "Investigating"})));
-    assert!(env.pc.fraud_events().iter().all(|e| e["eventStatus"] == "Investigating"));
-    assert_eq!(pc.fraud_event_status(AZURE_SUB, "no-such-event").await.expect("absent"), None);
+    assert_eq!(
+        posts[1].json(),
+        Some(&json!({"EventIds": [], "EventStatus": "Investigating"}))
+    );
+    assert!(env
+        .pc
+        .fraud_events()
+        .iter()
+        .all(|e| e["eventStatus"] == "Investigating"));
+    assert_eq!(
+        pc.fraud_event_status(AZURE_SUB, "no-such-event")
+            .await
+            .expect("absent"),
+        None
+    );
 }
 
 fn five_events() -> Vec<Value> {
-    (1..=5).map(|n| fixtures::fraud_event(n, AZURE_SUB, if n == 3 { "Resolved" } else { "Active" })).collect()
+    (1..=5)
+        .map(|n| fixtures::fraud_event(n, AZURE_SUB, if n == 3 { "Resolved" } else { "Active" }))
+        .collect()
 }
 
 #[tokio::test]
@@ -98,7 +175,10 @@ async fn new_events_model_pages_with_page_size_and_number() {
     events.push(fixtures::fraud_event(9, AZURE_SUB, "Resolved"));
     env.pc.set_fraud_events(events);
     let pc = client(&env);
-    let q = FraudEventQuery { page_size: 2, ..FraudEventQuery::default() };
+    let q = FraudEventQuery {
+        page_size: 2,
+        ..FraudEventQuery::default()
+    };
     let mut seen = Vec::new();
     let mut page_number = 1;
     loop {
@@ -109,21 +189,41 @@ async fn new_events_model_pages_with_page_size_and_number() {
         }
         page_number += 1;
     }
-    assert_eq!(seen, vec![(2, true), (2, true), (2, true), (0, false)], "6 events, 2 a page");
+    assert_eq!(
+        seen,
+        vec![(2, true), (2, true), (2, true), (0, false)],
+        "6 events, 2 a page"
+    );
     let reqs = env.pc.harness().requests_to(routes::FRAUD_EVENTS);
     for (i, r) in reqs.iter().enumerate() {
         assert_eq!(r.header("x-neweventsmodel"), Some("true"));
         assert_eq!(r.query_param("PageSize"), Some("2"));
-        assert_eq!(r.query_param("PageNumber"), Some((i + 1).to_string().as_str()));
+        assert_eq!(
+            r.query_param("PageNumber"),
+            Some((i + 1).to_string().as_str())
+        );
     }
 
     // Five Active/Resolved events filtered to Active: 4 events → pages of 2, 2, 0; with page size 3: 3, 1.
     env.pc.set_fraud_events(five_events());
-    let q = FraudEventQuery { status: Some("Active".into()), page_size: 3, event_type: Some("CryptoMining".into()), ..q };
+    let q = FraudEventQuery {
+        status: Some("Active".into()),
+        page_size: 3,
+        event_type: Some("CryptoMining".into()),
+        ..q
+    };
     let p1 = pc.fraud_events_page(&q, 1).await.expect("p1");
     let p2 = pc.fraud_events_page(&q, 2).await.expect("p2");
-    assert_eq!((p1.items.len(), p1.has_more, p2.items.len(), p2.has_more), (3, true, 1, false));
-    let last = env.pc.harness().requests_to(routes::FRAUD_EVENTS).pop().expect("request");
+    assert_eq!(
+        (p1.items.len(), p1.has_more, p2.items.len(), p2.has_more),
+        (3, true, 1, false)
+    );
+    let last = env
+        .pc
+        .harness()
+        .requests_to(routes::FRAUD_EVENTS)
+        .pop()
+        .expect("request");
     assert_eq!(last.query_param("EventStatus"), Some("Active"));
     assert_eq!(last.query_param("EventType"), Some("CryptoMining"));
 }
@@ -133,7 +233,10 @@ async fn three_pages_in_the_new_model_one_in_the_old() {
     let env = env().await;
     env.pc.set_fraud_events(five_events());
     let pc = client(&env);
-    let q = FraudEventQuery { page_size: 2, ..FraudEventQuery::default() };
+    let q = FraudEventQuery {
+        page_size: 2,
+        ..FraudEventQuery::default()
+    };
     let mut got = Vec::new();
     for n in 1..=3 {
         let page = pc.fraud_events_page(&q, n).await.expect("page");
@@ -141,10 +244,19 @@ async fn three_pages_in_the_new_model_one_in_the_old() {
     }
     assert_eq!(got, vec![(2, true), (2, true), (1, false)]);
 
-    let old = FraudEventQuery { new_events_model: false, page_size: 2, ..FraudEventQuery::default() };
+    let old = FraudEventQuery {
+        new_events_model: false,
+        page_size: 2,
+        ..FraudEventQuery::default()
+    };
     let page = pc.fraud_events_page(&old, 1).await.expect("old model");
     assert_eq!((page.items.len(), page.has_more), (5, false));
-    let r = env.pc.harness().requests_to(routes::FRAUD_EVENTS).pop().expect("request");
+    let r = env
+        .pc
+        .harness()
+        .requests_to(routes::FRAUD_EVENTS)
+        .pop()
+        .expect("request");
     assert_eq!(r.header("x-neweventsmodel"), None);
     assert_eq!(r.query_param("PageSize"), None);
     assert_eq!(r.query_param("PageNumber"), None);
@@ -153,7 +265,8 @@ async fn three_pages_in_the_new_model_one_in_the_old() {
 #[tokio::test]
 async fn customers_follow_links_next() {
     let env = env().await;
-    env.pc.set_customers((1..=5).map(fixtures::customer).collect());
+    env.pc
+        .set_customers((1..=5).map(fixtures::customer).collect());
     env.pc.set_customers_page_size(2);
     let pc = client(&env);
     let mut next: Option<String> = None;
@@ -167,7 +280,10 @@ async fn customers_follow_links_next() {
         }
     }
     assert_eq!(sizes, vec![2, 2, 1]);
-    let err = pc.customers_page(Some("https://elsewhere.example/v1/customers?offset=2")).await.expect_err("other origin");
+    let err = pc
+        .customers_page(Some("https://elsewhere.example/v1/customers?offset=2"))
+        .await
+        .expect_err("other origin");
     assert!(matches!(err, ConnectorError::Decode(_)), "{err:?}");
     assert_eq!(env.pc.harness().count(routes::CUSTOMERS), 3);
 }

@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use cspguard_connectors::sync::SinkError;
-use cspguard_connectors::{ConnectorError, FraudEventQuery, PartnerCenterSync, SyncConfig, SyncCursor, SyncPhase, SyncSink};
+use cspguard_connectors::{
+    ConnectorError, FraudEventQuery, PartnerCenterSync, SyncConfig, SyncCursor, SyncPhase, SyncSink,
+};
 use cspguard_standins::partner_center::routes;
 use cspguard_standins::{fixtures, Harness};
 use serde_json::Value;
@@ -29,7 +31,10 @@ impl SyncSink for MemSink {
         Ok(())
     }
     async fn subscriptions(&mut self, tenant: &str, items: &[Value]) -> Result<(), SinkError> {
-        self.subscriptions.entry(tenant.to_string()).or_default().extend_from_slice(items);
+        self.subscriptions
+            .entry(tenant.to_string())
+            .or_default()
+            .extend_from_slice(items);
         Ok(())
     }
     async fn fraud_events(&mut self, items: &[Value]) -> Result<(), SinkError> {
@@ -57,17 +62,35 @@ fn fill(env: &Env) {
     env.pc.set_customers(customers.clone());
     env.pc.set_customers_page_size(2);
     let tenant = |i: usize| customers[i]["id"].as_str().expect("id").to_string();
-    env.pc.set_subscriptions(&tenant(0), vec![fixtures::subscription(1, "active"), fixtures::subscription(2, "active")]);
-    env.pc.set_subscriptions(&tenant(2), vec![fixtures::subscription(3, "suspended")]);
-    env.pc.set_fraud_events((1..=5).map(|n| fixtures::fraud_event(n, AZURE_SUB, "Active")).collect());
+    env.pc.set_subscriptions(
+        &tenant(0),
+        vec![
+            fixtures::subscription(1, "active"),
+            fixtures::subscription(2, "active"),
+        ],
+    );
+    env.pc
+        .set_subscriptions(&tenant(2), vec![fixtures::subscription(3, "suspended")]);
+    env.pc.set_fraud_events(
+        (1..=5)
+            .map(|n| fixtures::fraud_event(n, AZURE_SUB, "Active"))
+            .collect(),
+    );
 }
 
 fn config() -> SyncConfig {
     SyncConfig {
         customers: true,
         fraud_queries: vec![
-            FraudEventQuery { page_size: 2, ..FraudEventQuery::default() },
-            FraudEventQuery { status: Some("Active".into()), new_events_model: false, ..FraudEventQuery::default() },
+            FraudEventQuery {
+                page_size: 2,
+                ..FraudEventQuery::default()
+            },
+            FraudEventQuery {
+                status: Some("Active".into()),
+                new_events_model: false,
+                ..FraudEventQuery::default()
+            },
         ],
         max_pages_per_query: 100,
     }
@@ -80,23 +103,52 @@ async fn pulls_customers_subscriptions_and_fraud_events_in_both_models() {
     let pc = client(&env);
     let mut cursor = SyncCursor::default();
     let mut sink = MemSink::default();
-    let summary = PartnerCenterSync::new(config()).run(&pc, &mut cursor, &mut sink).await.expect("sync");
-    assert_eq!((summary.customers, summary.subscriptions, summary.fraud_events), (3, 3, 10));
+    let summary = PartnerCenterSync::new(config())
+        .run(&pc, &mut cursor, &mut sink)
+        .await
+        .expect("sync");
+    assert_eq!(
+        (
+            summary.customers,
+            summary.subscriptions,
+            summary.fraud_events
+        ),
+        (3, 3, 10)
+    );
     // customers 2 pages + 3 tenants + new model 3 pages + old model 1 page
     assert_eq!(summary.pages, 9);
     assert!(summary.completed);
     assert_eq!(sink.customers.len(), 3);
-    assert_eq!(sink.subscriptions.values().map(Vec::len).collect::<Vec<_>>().iter().sum::<usize>(), 3);
-    assert_eq!(sink.subscriptions.len(), 3, "every customer's list delivered, empty ones too");
+    assert_eq!(
+        sink.subscriptions
+            .values()
+            .map(Vec::len)
+            .collect::<Vec<_>>()
+            .iter()
+            .sum::<usize>(),
+        3
+    );
+    assert_eq!(
+        sink.subscriptions.len(),
+        3,
+        "every customer's list delivered, empty ones too"
+    );
     assert_eq!(sink.fraud_events.len(), 10, "5 per model");
-    assert_eq!(sink.checkpoints.len(), 10, "after every page, and at the end");
+    assert_eq!(
+        sink.checkpoints.len(),
+        10,
+        "after every page, and at the end"
+    );
     assert_eq!(cursor.phase, SyncPhase::Done);
     assert!(cursor.last_completed.is_some());
     assert_eq!(sink.last_checkpoint(), cursor);
 
     // The next run is a new round.
     let mut sink2 = MemSink::default();
-    let again = PartnerCenterSync::new(config()).run(&pc, &mut cursor, &mut sink2).await.expect("second round");
+    let again = PartnerCenterSync::new(config())
+        .run(&pc, &mut cursor, &mut sink2)
+        .await
+        .expect("second round");
     assert_eq!(again.fraud_events, 10);
 }
 
@@ -107,32 +159,73 @@ async fn a_failure_on_page_2_stops_the_run_and_the_rerun_resumes_there() {
     let pc = client(&env);
     let sync = PartnerCenterSync::new(config());
     let mut cursor = SyncCursor::default();
-    let mut sink = MemSink { break_after_first_fraud_page: Some(env.pc.harness().clone()), ..MemSink::default() };
+    let mut sink = MemSink {
+        break_after_first_fraud_page: Some(env.pc.harness().clone()),
+        ..MemSink::default()
+    };
 
-    let err = sync.run(&pc, &mut cursor, &mut sink).await.expect_err("500 beyond the retries");
-    assert!(matches!(err, ConnectorError::Server { status: 500, .. }), "{err:?}");
+    let err = sync
+        .run(&pc, &mut cursor, &mut sink)
+        .await
+        .expect_err("500 beyond the retries");
+    assert!(
+        matches!(err, ConnectorError::Server { status: 500, .. }),
+        "{err:?}"
+    );
     assert_eq!(cursor.phase, SyncPhase::FraudEvents { query: 0, page: 2 });
     let stored = sink.last_checkpoint();
-    assert_eq!(stored, cursor, "the stored checkpoint points at the failed page");
+    assert_eq!(
+        stored, cursor,
+        "the stored checkpoint points at the failed page"
+    );
     assert_eq!(sink.fraud_events.len(), 2);
     let failed: Vec<_> = env.pc.harness().requests_to(routes::FRAUD_EVENTS);
-    assert_eq!(failed.iter().filter(|r| r.query_param("PageNumber") == Some("2")).count(), 3, "retried, then gave up");
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|r| r.query_param("PageNumber") == Some("2"))
+            .count(),
+        3,
+        "retried, then gave up"
+    );
 
     // The service recovers; a new process resumes from the stored checkpoint.
     env.pc.harness().clear_faults();
     env.pc.harness().clear_requests();
     let mut resumed = stored;
-    let summary = sync.run(&pc, &mut resumed, &mut sink).await.expect("resumed");
+    let summary = sync
+        .run(&pc, &mut resumed, &mut sink)
+        .await
+        .expect("resumed");
     assert!(summary.completed);
-    assert_eq!(summary.customers + summary.subscriptions, 0, "customers were not pulled again");
+    assert_eq!(
+        summary.customers + summary.subscriptions,
+        0,
+        "customers were not pulled again"
+    );
     let requests = env.pc.harness().requests();
-    assert!(requests.iter().all(|r| r.route == routes::FRAUD_EVENTS), "only fraud events fetched");
-    let new_model_pages: Vec<_> =
-        requests.iter().filter(|r| r.header("x-neweventsmodel").is_some()).map(|r| r.query_param("PageNumber").map(str::to_string)).collect();
-    assert_eq!(new_model_pages, vec![Some("2".to_string()), Some("3".to_string())], "page 1 not fetched again");
+    assert!(
+        requests.iter().all(|r| r.route == routes::FRAUD_EVENTS),
+        "only fraud events fetched"
+    );
+    let new_model_pages: Vec<_> = requests
+        .iter()
+        .filter(|r| r.header("x-neweventsmodel").is_some())
+        .map(|r| r.query_param("PageNumber").map(str::to_string))
+        .collect();
+    assert_eq!(
+        new_model_pages,
+        vec![Some("2".to_string()), Some("3".to_string())],
+        "page 1 not fetched again"
+    );
     assert_eq!(sink.customers.len(), 3);
     assert_eq!(sink.fraud_events.len(), 10, "everything, once");
-    let mut ids: Vec<_> = sink.fraud_events.iter().take(5).map(|e| e["eventId"].as_str().expect("id").to_string()).collect();
+    let mut ids: Vec<_> = sink
+        .fraud_events
+        .iter()
+        .take(5)
+        .map(|e| e["eventId"].as_str().expect("id").to_string())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5, "no page delivered twice");
@@ -161,7 +254,13 @@ async fn a_failing_sink_stops_the_run_at_that_page() {
     fill(&env);
     let pc = client(&env);
     let mut cursor = SyncCursor::default();
-    let err = PartnerCenterSync::new(config()).run(&pc, &mut cursor, &mut Refuses).await.expect_err("sink");
-    assert!(matches!(&err, ConnectorError::Sink(m) if m.contains("disk full")), "{err:?}");
+    let err = PartnerCenterSync::new(config())
+        .run(&pc, &mut cursor, &mut Refuses)
+        .await
+        .expect_err("sink");
+    assert!(
+        matches!(&err, ConnectorError::Sink(m) if m.contains("disk full")),
+        "{err:?}"
+    );
     assert_eq!(cursor.phase, SyncPhase::Customers { next: None });
 }

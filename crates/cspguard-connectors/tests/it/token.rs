@@ -12,7 +12,10 @@ async fn one_token_for_five_calls() {
     env.pc.set_budget(TENANT, Some(1000.0));
     let pc = client(&env);
     for _ in 0..5 {
-        assert_eq!(pc.get_budget(TENANT).await.expect("budget"), Some(Decimal::new(1000, 0)));
+        assert_eq!(
+            pc.get_budget(TENANT).await.expect("budget"),
+            Some(Decimal::new(1000, 0))
+        );
     }
     assert_eq!(env.entra.token_requests(), 1);
     assert_eq!(pc.token_provider().requests_made(), 1);
@@ -22,7 +25,9 @@ async fn one_token_for_five_calls() {
     assert_eq!(form.form_field("client_id"), Some(CLIENT_ID));
     assert_eq!(form.form_field("scope"), Some(PC_SCOPE));
     for r in env.pc.harness().requests() {
-        assert!(r.header("authorization").is_some_and(|a| a.starts_with("Bearer tok-")));
+        assert!(r
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer tok-")));
     }
 }
 
@@ -47,7 +52,9 @@ async fn expired_token_gets_401_then_a_new_token() {
     let pc = client(&env);
     pc.get_budget(TENANT).await.expect("first");
     env.entra.expire_all();
-    pc.get_budget(TENANT).await.expect("after expiry: 401, new token, success");
+    pc.get_budget(TENANT)
+        .await
+        .expect("after expiry: 401, new token, success");
     assert_eq!(env.entra.token_requests(), 2);
     assert_eq!(env.pc.harness().count(routes::GET_BUDGET), 3, "ok, 401, ok");
 }
@@ -61,7 +68,11 @@ async fn short_lived_tokens_are_renewed_before_expiry() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     pc.get_budget(TENANT).await.expect("second");
     assert_eq!(env.entra.token_requests(), 2);
-    assert_eq!(env.pc.harness().count(routes::GET_BUDGET), 2, "renewed before use: no 401");
+    assert_eq!(
+        env.pc.harness().count(routes::GET_BUDGET),
+        2,
+        "renewed before use: no 401"
+    );
 }
 
 #[tokio::test]
@@ -74,8 +85,14 @@ async fn client_secret_never_in_debug_display_or_errors() {
     assert!(matches!(err, ConnectorError::Auth(_)), "{err:?}");
     let text = format!("{err} {err:?} {pc:?} {config:?} {:?}", pc_config(&env));
     assert!(!text.contains("S3cret"), "a secret leaked: {text}");
-    assert!(err.to_string().contains("client secret"), "says what to check: {err}");
+    assert!(
+        err.to_string().contains("client secret"),
+        "says what to check: {err}"
+    );
     assert_eq!(env.pc.harness().requests().len(), 0, "no token, no call");
     // The secret did go where it belongs.
-    assert_eq!(env.entra.harness().requests()[0].form_field("client_secret"), Some("Wr0ng~S3cret.Value-never-printed"));
+    assert_eq!(
+        env.entra.harness().requests()[0].form_field("client_secret"),
+        Some("Wr0ng~S3cret.Value-never-printed")
+    );
 }
