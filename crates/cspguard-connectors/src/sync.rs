@@ -115,6 +115,8 @@ pub struct SyncSummary {
     pub fraud_events: usize,
     /// Pages fetched.
     pub pages: usize,
+    /// Customers whose subscriptions answered 404 (gone since the customer phase): skipped.
+    pub skipped_tenants: usize,
     /// The round completed (the cursor is at [`SyncPhase::Done`]).
     pub completed: bool,
 }
@@ -171,10 +173,19 @@ impl PartnerCenterSync {
                         cursor.phase = SyncPhase::FraudEvents { query: 0, page: 1 };
                         continue;
                     };
-                    let items = pc.subscriptions(&tenant).await?;
                     summary.pages += 1;
-                    sink.subscriptions(&tenant, &items).await.map_err(sink_err)?;
-                    summary.subscriptions += items.len();
+                    match pc.subscriptions(&tenant).await {
+                        Ok(items) => {
+                            sink.subscriptions(&tenant, &items).await.map_err(sink_err)?;
+                            summary.subscriptions += items.len();
+                        }
+                        // The customer left between the two phases: nothing to pull, and no reason to stop.
+                        Err(ConnectorError::Client { status: 404, .. }) => {
+                            tracing::warn!(tenant = %tenant, "customer not found while pulling subscriptions: skipped");
+                            summary.skipped_tenants += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
                     cursor.phase = SyncPhase::Subscriptions { index: index + 1 };
                 }
                 SyncPhase::FraudEvents { query, page } => {

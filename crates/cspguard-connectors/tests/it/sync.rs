@@ -264,3 +264,30 @@ async fn a_failing_sink_stops_the_run_at_that_page() {
     );
     assert_eq!(cursor.phase, SyncPhase::Customers { next: None });
 }
+
+#[tokio::test]
+async fn a_customer_gone_before_its_subscriptions_is_skipped() {
+    let env = env().await;
+    fill(&env);
+    // The first customer's subscriptions answer 404 (it left between the two phases).
+    env.pc.harness().fail_next(
+        routes::SUBSCRIPTIONS,
+        vec![cspguard_standins::Fault::Status(404)],
+    );
+    let pc = client(&env);
+    let mut cursor = SyncCursor::default();
+    let mut sink = MemSink::default();
+    let summary = PartnerCenterSync::new(config())
+        .run(&pc, &mut cursor, &mut sink)
+        .await
+        .expect("sync");
+    assert!(summary.completed);
+    assert_eq!(
+        (
+            summary.customers,
+            summary.skipped_tenants,
+            summary.subscriptions
+        ),
+        (3, 1, 1)
+    );
+}
