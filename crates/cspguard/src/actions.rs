@@ -13,8 +13,8 @@
 
 use crate::cases::{action_row, find_case, parse_action, SYSTEM};
 use crate::cli::{ActionsCommand, GlobalArgs};
+use crate::settings;
 use crate::settings::Settings;
-use crate::{outln, settings};
 use anyhow::Context;
 use chrono::Utc;
 use cspguard_cases::{ActionKind, ActionRecord, ActionState, Case};
@@ -151,7 +151,9 @@ pub fn title(case: &Case) -> String {
         case.severity.as_str(),
         case.id,
         case.kind,
-        case.customer_name.as_deref().unwrap_or(&case.customer_tenant_id)
+        case.customer_name
+            .as_deref()
+            .unwrap_or(&case.customer_tenant_id)
     )
 }
 
@@ -249,10 +251,15 @@ pub async fn run_due(
             rec.state = ActionState::DryRun;
             rec.result = Some(request_shape(&rec.kind, &case));
             report.dry_run += 1;
-            audit.push(("action.dry_run", serde_json::json!({"would_send": rec.result})));
+            audit.push((
+                "action.dry_run",
+                serde_json::json!({"would_send": rec.result}),
+            ));
         } else {
             let outcome = effects.send(&rec, &case).await;
-            if outcome.is_ok() && std::env::var("CSPGUARD_FAULT").as_deref() == Ok("crash-after-send") {
+            if outcome.is_ok()
+                && std::env::var("CSPGUARD_FAULT").as_deref() == Ok("crash-after-send")
+            {
                 // Fault injection for the crash-recovery test: the request went out, nothing is recorded.
                 std::process::abort();
             }
@@ -279,7 +286,10 @@ pub async fn run_due(
                     if rec.kind.mitigates() && case.mitigated_at.is_none() {
                         case.mitigated(now);
                         case_changed = true;
-                        audit.push(("case.mitigated", serde_json::json!({"by_action": rec.kind.describe()})));
+                        audit.push((
+                            "case.mitigated",
+                            serde_json::json!({"by_action": rec.kind.describe()}),
+                        ));
                     }
                 }
                 Err(e) if e.blocked => {
@@ -297,10 +307,13 @@ pub async fn run_due(
                             .retry_base_seconds
                             .saturating_mul(1u64 << (rec.attempts - 1).min(20))
                             .min(settings.actions.retry_max_seconds);
-                        let wait = std::time::Duration::from_secs(exp).max(e.retry_after.unwrap_or_default());
+                        let wait = std::time::Duration::from_secs(exp)
+                            .max(e.retry_after.unwrap_or_default());
                         rec.state = ActionState::Ready;
-                        rec.next_attempt_at =
-                            Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)));
+                        rec.next_attempt_at = Some(
+                            now + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::hours(1)),
+                        );
                         report.retry_scheduled += 1;
                         audit.push((
                             "action.retry_scheduled",
@@ -355,13 +368,25 @@ pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32>
             state,
         } => {
             let rows = store.actions(case_id.as_deref(), state.as_deref()).await?;
-            let actions: Vec<ActionRecord> = rows.iter().map(parse_action).collect::<anyhow::Result<_>>()?;
+            let actions: Vec<ActionRecord> = rows
+                .iter()
+                .map(parse_action)
+                .collect::<anyhow::Result<_>>()?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "actions": actions }))?);
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "actions": actions }))?
+                );
             } else if actions.is_empty() {
                 outln!("no actions (playbooks in cspguard.toml plan them when cases open)");
             } else {
-                outln!("{:<12} {:<13} {:<17} {:>9}  WHAT", "KEY", "CASE", "STATE", "APPROVALS");
+                outln!(
+                    "{:<12} {:<13} {:<17} {:>9}  WHAT",
+                    "KEY",
+                    "CASE",
+                    "STATE",
+                    "APPROVALS"
+                );
                 for a in &actions {
                     outln!(
                         "{:<12} {:<13} {:<17} {:>9}  {}{}{}",
@@ -371,7 +396,10 @@ pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32>
                         format!("{}/{}", a.approvals.len(), a.approvals_required),
                         a.kind.describe(),
                         if a.dry_run { " [dry run]" } else { "" },
-                        a.last_error.as_ref().map(|e| format!(" — last error: {e}")).unwrap_or_default()
+                        a.last_error
+                            .as_ref()
+                            .map(|e| format!(" — last error: {e}"))
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -425,7 +453,11 @@ pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32>
             })?;
             let mut rec = parse_action(&row)?;
             if rec.state.is_final() || rec.state == ActionState::InFlight {
-                anyhow::bail!("action {} is {}: it can no longer be cancelled", rec.key, rec.state.as_str());
+                anyhow::bail!(
+                    "action {} is {}: it can no longer be cancelled",
+                    rec.key,
+                    rec.state.as_str()
+                );
             }
             let now = bump(Utc::now(), row.updated_at);
             rec.state = ActionState::Cancelled;

@@ -6,8 +6,8 @@
 //! needs no cursor of its own; at tens of thousands of alerts a cursor on the alerts' update time is the next step.
 
 use crate::cli::{CaseShowArgs, CasesCommand, CasesListArgs, GlobalArgs};
+use crate::settings;
 use crate::settings::Settings;
-use crate::{outln, settings};
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use cspguard_cases::{
@@ -40,7 +40,8 @@ pub fn case_row(c: &Case) -> anyhow::Result<CaseRow> {
 }
 
 pub fn parse_action(row: &ActionRow) -> anyhow::Result<ActionRecord> {
-    serde_json::from_str(&row.body).with_context(|| format!("action {} is stored unreadable", row.key))
+    serde_json::from_str(&row.body)
+        .with_context(|| format!("action {} is stored unreadable", row.key))
 }
 
 pub fn action_row(a: &ActionRecord) -> anyhow::Result<ActionRow> {
@@ -83,7 +84,10 @@ impl IntakeReport {
             if self.playbook_errors.is_empty() {
                 String::new()
             } else {
-                format!("; {} playbook conditions failed to evaluate", self.playbook_errors.len())
+                format!(
+                    "; {} playbook conditions failed to evaluate",
+                    self.playbook_errors.len()
+                )
             }
         )
     }
@@ -104,7 +108,10 @@ pub async fn facts(store: &Store, case: &Case, alerts: &[&Alert]) -> anyhow::Res
     let from = case.first_evidence_at - Duration::days(30);
     let to = case.first_evidence_at + Duration::days(60);
     let mut status: BTreeMap<(String, String), String> = BTreeMap::new();
-    for e in store.customer_events(&case.customer_tenant_id, from, to, 10_000).await? {
+    for e in store
+        .customer_events(&case.customer_tenant_id, from, to, 10_000)
+        .await?
+    {
         if let Event::FraudAlert(a) = &e.envelope.event {
             status.insert(
                 (a.azure_subscription.to_string(), a.id.to_string()),
@@ -122,7 +129,11 @@ pub async fn facts(store: &Store, case: &Case, alerts: &[&Alert]) -> anyhow::Res
 }
 
 /// Opens or updates cases from every stored alert, and plans the playbooks' actions for the cases that changed.
-pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow::Result<IntakeReport> {
+pub async fn intake(
+    store: &Store,
+    settings: &Settings,
+    now: Instant,
+) -> anyhow::Result<IntakeReport> {
     let playbooks = settings.playbooks()?;
     let mut alerts = crate::detect::load_alerts(store, &Default::default()).await?;
     // Oldest first: the first alert of an incident opens its case, so case IDs do not depend on the order of rows.
@@ -131,12 +142,17 @@ pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow:
     let mut by_customer: HashMap<String, Vec<Case>> = HashMap::new();
     for row in store.cases(&CaseFilter::default()).await? {
         let c = parse_case(&row)?;
-        by_customer.entry(c.customer_tenant_id.clone()).or_default().push(c);
+        by_customer
+            .entry(c.customer_tenant_id.clone())
+            .or_default()
+            .push(c);
     }
     let mut report = IntakeReport::default();
     let mut changed: BTreeMap<String, (Case, &Alert, bool)> = BTreeMap::new();
     for alert in &alerts {
-        let cases = by_customer.entry(alert.customer_tenant_id.clone()).or_default();
+        let cases = by_customer
+            .entry(alert.customer_tenant_id.clone())
+            .or_default();
         match route(alert, cases, settings.cases.open_min_severity) {
             Route::AlertOnly => report.alerts_without_case += 1,
             Route::Open => {
@@ -145,7 +161,9 @@ pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow:
                 cases.push(c);
             }
             Route::Existing(id) => {
-                let Some(c) = cases.iter_mut().find(|c| c.id == id) else { continue };
+                let Some(c) = cases.iter_mut().find(|c| c.id == id) else {
+                    continue;
+                };
                 if c.join(alert, now) {
                     let opened = changed.get(&id.0).is_some_and(|x| x.2);
                     changed.insert(id.0.clone(), (c.clone(), alert, opened));
@@ -153,8 +171,12 @@ pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow:
             }
         }
     }
-    let existing_actions: std::collections::HashSet<String> =
-        store.actions(None, None).await?.into_iter().map(|a| a.key).collect();
+    let existing_actions: std::collections::HashSet<String> = store
+        .actions(None, None)
+        .await?
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
     let mut ch = CaseChanges::default();
     for (id, (case, alert, opened)) in &changed {
         if *opened {
@@ -172,7 +194,11 @@ pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow:
             AuditEntry::new(
                 now,
                 SYSTEM,
-                if *opened { "case.opened" } else { "case.updated" },
+                if *opened {
+                    "case.opened"
+                } else {
+                    "case.updated"
+                },
                 serde_json::json!({"alert": alert.id, "kind": case.kind, "score": case.score,
                     "money_at_risk": case.money_at_risk.to_string()}),
             )
@@ -185,7 +211,14 @@ pub async fn intake(store: &Store, settings: &Settings, now: Instant) -> anyhow:
         let (plan, errors) = playbooks.plan(case, alert, &f);
         report.playbook_errors.extend(errors);
         for p in plan {
-            push_planned(&mut ch, p, settings.actions.dry_run, now, &existing_actions, &mut report);
+            push_planned(
+                &mut ch,
+                p,
+                settings.actions.dry_run,
+                now,
+                &existing_actions,
+                &mut report,
+            );
         }
     }
     store.commit_case_changes(&ch).await?;
@@ -240,42 +273,85 @@ pub async fn run(g: &GlobalArgs, command: CasesCommand) -> anyhow::Result<i32> {
             crate::exit::OK
         }
         CasesCommand::Assign { id, assignee } => {
-            edit(&store, &id, &actor, now, "case.assigned", serde_json::json!({"assignee": assignee}), |c| {
-                Ok(c.assign(&assignee, now)?)
-            })
+            edit(
+                &store,
+                &id,
+                &actor,
+                now,
+                "case.assigned",
+                serde_json::json!({"assignee": assignee}),
+                |c| Ok(c.assign(&assignee, now)?),
+            )
             .await?
         }
         CasesCommand::Note { id, text } => {
-            edit(&store, &id, &actor, now, "case.noted", serde_json::json!({"text": text}), |c| {
-                c.note(&actor, &text, now);
-                Ok(())
-            })
+            edit(
+                &store,
+                &id,
+                &actor,
+                now,
+                "case.noted",
+                serde_json::json!({"text": text}),
+                |c| {
+                    c.note(&actor, &text, now);
+                    Ok(())
+                },
+            )
             .await?
         }
         CasesCommand::Tag { id, tag } => {
-            edit(&store, &id, &actor, now, "case.tagged", serde_json::json!({"tag": tag}), |c| {
-                c.tag(&tag, now);
-                Ok(())
-            })
+            edit(
+                &store,
+                &id,
+                &actor,
+                now,
+                "case.tagged",
+                serde_json::json!({"tag": tag}),
+                |c| {
+                    c.tag(&tag, now);
+                    Ok(())
+                },
+            )
             .await?
         }
         CasesCommand::Check { id, step } => {
-            edit(&store, &id, &actor, now, "case.checked", serde_json::json!({"step": step}), |c| {
-                Ok(c.tick(&step, &actor, now)?)
-            })
+            edit(
+                &store,
+                &id,
+                &actor,
+                now,
+                "case.checked",
+                serde_json::json!({"step": step}),
+                |c| Ok(c.tick(&step, &actor, now)?),
+            )
             .await?
         }
         CasesCommand::Status { id, status } => {
             let to = CaseStatus::parse(&status).with_context(|| {
                 format!("{status:?} is not a case status: use investigating or mitigating (resolve with `cases resolve`)")
             })?;
-            edit(&store, &id, &actor, now, "case.status", serde_json::json!({"status": to.as_str()}), |c| {
-                Ok(c.advance(to, now)?)
-            })
+            edit(
+                &store,
+                &id,
+                &actor,
+                now,
+                "case.status",
+                serde_json::json!({"status": to.as_str()}),
+                |c| Ok(c.advance(to, now)?),
+            )
             .await?
         }
         CasesCommand::Resolve { id, verdict, note } => {
-            resolve(&store, &settings, &id, &verdict, note.as_deref(), &actor, now).await?
+            resolve(
+                &store,
+                &settings,
+                &id,
+                &verdict,
+                note.as_deref(),
+                &actor,
+                now,
+            )
+            .await?
         }
     };
     store.close().await;
@@ -300,7 +376,12 @@ async fn edit(
             ..Default::default()
         })
         .await?;
-    outln!("{} {}: {}", case.id, case.status.as_str(), verb.trim_start_matches("case."));
+    outln!(
+        "{} {}: {}",
+        case.id,
+        case.status.as_str(),
+        verb.trim_start_matches("case.")
+    );
     Ok(crate::exit::OK)
 }
 
@@ -313,15 +394,19 @@ async fn resolve(
     actor: &str,
     now: Instant,
 ) -> anyhow::Result<i32> {
-    let v = Verdict::parse(verdict)
-        .with_context(|| format!("{verdict:?} is not a verdict: use legitimate, fraud or ignore"))?;
+    let v = Verdict::parse(verdict).with_context(|| {
+        format!("{verdict:?} is not a verdict: use legitimate, fraud or ignore")
+    })?;
     let mut case = find_case(store, id).await?;
     case.resolve(v, now)?;
     if let Some(n) = note {
         case.note(actor, n, now);
     }
     let alerts = crate::detect::load_alerts(store, &Default::default()).await?;
-    let case_alerts: Vec<&Alert> = alerts.iter().filter(|a| case.alert_ids.contains(&a.id)).collect();
+    let case_alerts: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| case.alert_ids.contains(&a.id))
+        .collect();
     let f = facts(store, &case, &case_alerts).await?;
     let plan = settings.playbooks()?.on_verdict(&case, v, &f);
     let mut ch = CaseChanges {
@@ -335,8 +420,12 @@ async fn resolve(
         .case(id)],
         ..Default::default()
     };
-    let existing: std::collections::HashSet<String> =
-        store.actions(Some(id), None).await?.into_iter().map(|a| a.key).collect();
+    let existing: std::collections::HashSet<String> = store
+        .actions(Some(id), None)
+        .await?
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
     let mut r = IntakeReport::default();
     for p in plan {
         push_planned(&mut ch, p, settings.actions.dry_run, now, &existing, &mut r);
@@ -373,10 +462,23 @@ async fn list(store: &Store, a: CasesListArgs, now: Instant) -> anyhow::Result<i
             customer: a.customer.clone(),
         })
         .await?;
-    let cases: Vec<Case> = rows.iter().take(a.limit).map(parse_case).collect::<anyhow::Result<_>>()?;
+    let cases: Vec<Case> = rows
+        .iter()
+        .take(a.limit)
+        .map(parse_case)
+        .collect::<anyhow::Result<_>>()?;
     if a.json {
-        let listed: Vec<Listed> = cases.iter().map(|c| Listed { case: c, sla: c.sla(now) }).collect();
-        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": listed }))?);
+        let listed: Vec<Listed> = cases
+            .iter()
+            .map(|c| Listed {
+                case: c,
+                sla: c.sla(now),
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "cases": listed }))?
+        );
         return Ok(crate::exit::OK);
     }
     if cases.is_empty() {
@@ -385,7 +487,14 @@ async fn list(store: &Store, a: CasesListArgs, now: Instant) -> anyhow::Result<i
     }
     outln!(
         "{:<13} {:<13} {:<8} {:>5} {:>12}  {:<22} {:<12} {:<14} CUSTOMER",
-        "CASE", "STATUS", "SEVERITY", "SCORE", "AT RISK", "KIND", "ASSIGNEE", "SLA"
+        "CASE",
+        "STATUS",
+        "SEVERITY",
+        "SCORE",
+        "AT RISK",
+        "KIND",
+        "ASSIGNEE",
+        "SLA"
     );
     for c in &cases {
         let sla = c.sla(now);
@@ -431,15 +540,22 @@ pub struct TimelineEntry {
 /// Everything around the incident, in time order: the customer's events from three days before the first evidence to
 /// thirty days after (or to the resolution), usage per day x meter category x region and the costliest resources per
 /// day of the case's subscriptions, the alerts, and what people and cspguard did (the audit log).
-pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Result<Vec<TimelineEntry>> {
+pub async fn timeline(
+    store: &Store,
+    case: &Case,
+    limit: usize,
+) -> anyhow::Result<Vec<TimelineEntry>> {
     let from = case.first_evidence_at - Duration::days(3);
     let to = case
         .resolved_at
         .unwrap_or(case.first_evidence_at + Duration::days(30))
         .max(case.first_evidence_at + Duration::days(1));
     let mut out = Vec::new();
-    let subs: std::collections::HashSet<&str> =
-        case.azure_subscription_ids.iter().map(String::as_str).collect();
+    let subs: std::collections::HashSet<&str> = case
+        .azure_subscription_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
     for e in store
         .customer_events(&case.customer_tenant_id, from, to, 20_000)
         .await?
@@ -451,10 +567,20 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                 format!(
                     "{} {} from {} ({}){}{}",
                     s.user_principal_name,
-                    if s.succeeded() { "signed in" } else { "failed to sign in" },
+                    if s.succeeded() {
+                        "signed in"
+                    } else {
+                        "failed to sign in"
+                    },
                     s.ip_address.as_deref().unwrap_or("?"),
-                    s.location.as_ref().and_then(|l| l.country.as_deref()).unwrap_or("?"),
-                    s.client_app_used.as_ref().map(|c| format!(" via {c}")).unwrap_or_default(),
+                    s.location
+                        .as_ref()
+                        .and_then(|l| l.country.as_deref())
+                        .unwrap_or("?"),
+                    s.client_app_used
+                        .as_ref()
+                        .map(|c| format!(" via {c}"))
+                        .unwrap_or_default(),
                     s.risk_level_during_sign_in
                         .as_ref()
                         .filter(|r| r.as_str() != "none")
@@ -463,7 +589,11 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                 ),
             ),
             Event::ControlPlane(o) => {
-                let sub = o.azure_subscription.as_ref().map(|s| s.to_string()).unwrap_or_default();
+                let sub = o
+                    .azure_subscription
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 if o.customer.is_none() && !subs.contains(sub.as_str()) {
                     continue;
                 }
@@ -474,8 +604,14 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                         o.operation,
                         o.status,
                         o.caller.as_deref().unwrap_or("?"),
-                        o.region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default(),
-                        o.sku.as_ref().map(|s| format!(" size {s}")).unwrap_or_default()
+                        o.region
+                            .as_ref()
+                            .map(|r| format!(" in {r}"))
+                            .unwrap_or_default(),
+                        o.sku
+                            .as_ref()
+                            .map(|s| format!(" size {s}"))
+                            .unwrap_or_default()
                     ),
                 )
             }
@@ -483,7 +619,10 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                 "fraud_alert",
                 format!(
                     "Microsoft {} on {} ({}, {})",
-                    a.event_type.as_deref().or(a.display_name.as_deref()).unwrap_or("fraud alert"),
+                    a.event_type
+                        .as_deref()
+                        .or(a.display_name.as_deref())
+                        .unwrap_or("fraud alert"),
                     a.azure_subscription,
                     a.status,
                     a.severity.as_deref().unwrap_or("no severity")
@@ -517,7 +656,10 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                     p.id,
                     p.amount,
                     p.status,
-                    p.failure_reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                    p.failure_reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
                 ),
             ),
             Event::InstrumentChange(i) => (
@@ -527,7 +669,10 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                     i.kind,
                     i.action,
                     i.instrument,
-                    i.country.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+                    i.country
+                        .as_ref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
                 ),
             ),
             Event::CustomerProfile(_) | Event::Usage(_) => continue,
@@ -545,7 +690,9 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
         for d in days {
             out.push(TimelineEntry {
                 // A usage day is known once it ends.
-                at: (d.usage_date + Duration::days(1)).and_time(chrono::NaiveTime::MIN).and_utc(),
+                at: (d.usage_date + Duration::days(1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc(),
                 kind: "usage".into(),
                 summary: format!(
                     "{} {} in {} on {}: {}",
@@ -566,7 +713,9 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                 continue;
             }
             out.push(TimelineEntry {
-                at: (r.usage_date + Duration::days(1)).and_time(chrono::NaiveTime::MIN).and_utc(),
+                at: (r.usage_date + Duration::days(1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc(),
                 kind: "usage".into(),
                 summary: format!("resource {} on {}: {}", r.resource_id, r.usage_date, r.cost),
             });
@@ -579,7 +728,11 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
                 kind: "alert".into(),
                 summary: format!(
                     "{} alert {} ({} {}): {}",
-                    if a.origin == Origin::Microsoft { "Microsoft" } else { "cspguard" },
+                    if a.origin == Origin::Microsoft {
+                        "Microsoft"
+                    } else {
+                        "cspguard"
+                    },
                     a.id,
                     a.kind,
                     a.score,
@@ -597,7 +750,12 @@ pub async fn timeline(store: &Store, case: &Case, limit: usize) -> anyhow::Resul
     {
         out.push(TimelineEntry {
             at: e.at,
-            kind: if e.verb.starts_with("action.") { "action" } else { "audit" }.into(),
+            kind: if e.verb.starts_with("action.") {
+                "action"
+            } else {
+                "audit"
+            }
+            .into(),
             summary: format!("{} {} {}", e.actor, e.verb, e.detail),
         });
     }
@@ -646,7 +804,12 @@ async fn show(store: &Store, a: CaseShowArgs, now: Instant) -> anyhow::Result<i3
     Ok(crate::exit::OK)
 }
 
-pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], now: Instant) -> String {
+pub fn render_case(
+    case: &Case,
+    actions: &[ActionRecord],
+    tl: &[TimelineEntry],
+    now: Instant,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let sla = case.sla(now);
@@ -654,14 +817,20 @@ pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], 
         (Some(m), false) => format!("met at {}", m.format("%Y-%m-%d %H:%M")),
         (Some(m), true) => format!("met LATE at {}", m.format("%Y-%m-%d %H:%M")),
         (None, true) => format!("BREACHED (due {})", c.due.format("%Y-%m-%d %H:%M")),
-        (None, false) => format!("due {} ({} min left)", c.due.format("%Y-%m-%d %H:%M"), c.minutes_left.unwrap_or(0)),
+        (None, false) => format!(
+            "due {} ({} min left)",
+            c.due.format("%Y-%m-%d %H:%M"),
+            c.minutes_left.unwrap_or(0)
+        ),
     };
     let _ = writeln!(
         s,
         "case {}  {}{}  {} {} score {}  money at risk {}",
         case.id,
         case.status.as_str(),
-        case.verdict.map(|v| format!(" ({})", v.as_str())).unwrap_or_default(),
+        case.verdict
+            .map(|v| format!(" ({})", v.as_str()))
+            .unwrap_or_default(),
         case.kind,
         case.severity.as_str(),
         case.score,
@@ -673,10 +842,23 @@ pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], 
         case.customer_tenant_id,
         case.customer_name.as_deref().unwrap_or(""),
         case.assignee.as_deref().unwrap_or("-"),
-        if case.tags.is_empty() { "-".to_string() } else { case.tags.join(", ") }
+        if case.tags.is_empty() {
+            "-".to_string()
+        } else {
+            case.tags.join(", ")
+        }
     );
-    let _ = writeln!(s, "first evidence {}; opened {}", case.first_evidence_at, case.opened_at);
-    let _ = writeln!(s, "SLA respond: {}; mitigate: {}", clock(&sla.respond), clock(&sla.mitigate));
+    let _ = writeln!(
+        s,
+        "first evidence {}; opened {}",
+        case.first_evidence_at, case.opened_at
+    );
+    let _ = writeln!(
+        s,
+        "SLA respond: {}; mitigate: {}",
+        clock(&sla.respond),
+        clock(&sla.mitigate)
+    );
     let _ = writeln!(s, "alerts: {}", case.alert_ids.join(", "));
     let _ = writeln!(s, "\nchecklist:");
     for i in &case.checklist {
@@ -686,13 +868,22 @@ pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], 
             if i.done_by.is_some() { "x" } else { " " },
             i.id,
             i.text,
-            i.done_by.as_ref().map(|b| format!(" — {b}")).unwrap_or_default()
+            i.done_by
+                .as_ref()
+                .map(|b| format!(" — {b}"))
+                .unwrap_or_default()
         );
     }
     if !case.notes.is_empty() {
         let _ = writeln!(s, "\nnotes:");
         for n in &case.notes {
-            let _ = writeln!(s, "  {} {}: {}", n.at.format("%Y-%m-%d %H:%M"), n.by, n.text);
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                n.at.format("%Y-%m-%d %H:%M"),
+                n.by,
+                n.text
+            );
         }
     }
     let _ = writeln!(s, "\nactions:");
@@ -707,7 +898,11 @@ pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], 
             a.state.as_str(),
             a.kind.describe(),
             if a.state == ActionState::AwaitingApproval {
-                format!(" — approvals {}/{}", a.approvals.len(), a.approvals_required)
+                format!(
+                    " — approvals {}/{}",
+                    a.approvals.len(),
+                    a.approvals_required
+                )
             } else {
                 String::new()
             },
@@ -716,7 +911,13 @@ pub fn render_case(case: &Case, actions: &[ActionRecord], tl: &[TimelineEntry], 
     }
     let _ = writeln!(s, "\ntimeline ({} entries):", tl.len());
     for e in tl {
-        let _ = writeln!(s, "  {} {:<18} {}", e.at.format("%Y-%m-%d %H:%M"), e.kind, e.summary);
+        let _ = writeln!(
+            s,
+            "  {} {:<18} {}",
+            e.at.format("%Y-%m-%d %H:%M"),
+            e.kind,
+            e.summary
+        );
     }
     s
 }

@@ -316,9 +316,14 @@ async fn cases_tour(
     wrote: Option<&Path>,
 ) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
-    outln!("\n== Cases: alerts open or join one case per customer incident; playbooks plan actions");
+    outln!(
+        "\n== Cases: alerts open or join one case per customer incident; playbooks plan actions"
+    );
     if let Some(p) = wrote {
-        outln!("  (playbooks from {}, written by the demo: every action in dry run)", p.display());
+        outln!(
+            "  (playbooks from {}, written by the demo: every action in dry run)",
+            p.display()
+        );
     }
     let intake = crate::cases::intake(store, settings, now).await?;
     out!("  {}", intake.render());
@@ -332,7 +337,14 @@ async fn cases_tour(
         .map(crate::cases::parse_case)
         .collect::<anyhow::Result<_>>()?;
     cases.sort_by_key(|c| std::cmp::Reverse((c.score, c.money_at_risk.amount)));
-    outln!("  {:<13} {:<9} {:>5} {:>13}  {:<22} CUSTOMER", "CASE", "SEVERITY", "SCORE", "AT RISK", "KIND");
+    outln!(
+        "  {:<13} {:<9} {:>5} {:>13}  {:<22} CUSTOMER",
+        "CASE",
+        "SEVERITY",
+        "SCORE",
+        "AT RISK",
+        "KIND"
+    );
     for c in cases.iter().take(8) {
         outln!(
             "  {:<13} {:<9} {:>5} {:>13}  {:<22} {}",

@@ -43,7 +43,8 @@ fn url(s: &str, what: &str) -> Result<url::Url, String> {
 }
 
 fn partner_center(s: Option<&PartnerCenterSettings>) -> Result<PartnerCenter, String> {
-    let s = s.ok_or("Partner Center is not configured: add a [partner_center] table to cspguard.toml")?;
+    let s =
+        s.ok_or("Partner Center is not configured: add a [partner_center] table to cspguard.toml")?;
     let secret = SecretRef {
         env: s.client_secret_env.clone(),
         file: s.client_secret_file.clone(),
@@ -205,7 +206,11 @@ impl Effects for Connected {
         match &a.kind {
             ActionKind::Notify { channel } => {
                 let c = match self.channels.get(channel) {
-                    None => return Err(blocked(&format!("notify channel {channel:?} is not defined: add [notify.{channel}]"))),
+                    None => {
+                        return Err(blocked(&format!(
+                            "notify channel {channel:?} is not defined: add [notify.{channel}]"
+                        )))
+                    }
                     Some(Err(why)) => return Err(blocked(why)),
                     Some(Ok(c)) => c,
                 };
@@ -214,7 +219,9 @@ impl Effects for Connected {
                     Channel::Webhook(w) => w.send(&m).await.map_err(failed)?,
                     Channel::Smtp(s) => s.send(&m).await.map_err(failed)?,
                 }
-                Ok(Sent::Done(serde_json::json!({"channel": channel, "title": m.title})))
+                Ok(Sent::Done(
+                    serde_json::json!({"channel": channel, "title": m.title}),
+                ))
             }
             ActionKind::ServiceRequest { .. } => Ok(Sent::Done(service_request(case))),
             ActionKind::RevokeSessions {
@@ -232,7 +239,10 @@ impl Effects for Connected {
                 amount,
             } => {
                 let pc = self.pc.as_ref().map_err(|w| blocked(w))?;
-                let r = pc.set_budget(customer_tenant_id, *amount).await.map_err(failed)?;
+                let r = pc
+                    .set_budget(customer_tenant_id, *amount)
+                    .await
+                    .map_err(failed)?;
                 Ok(applied(r, shape))
             }
             ActionKind::SuspendSubscription {
@@ -254,7 +264,12 @@ impl Effects for Connected {
             } => {
                 let pc = self.pc.as_ref().map_err(|w| blocked(w))?;
                 let r = pc
-                    .update_fraud_status(azure_subscription_id, event_ids, status, reason.as_deref())
+                    .update_fraud_status(
+                        azure_subscription_id,
+                        event_ids,
+                        status,
+                        reason.as_deref(),
+                    )
                     .await
                     .map_err(failed)?;
                 Ok(applied(r, shape))

@@ -71,10 +71,10 @@
 
 use crate::cli::GlobalArgs;
 use anyhow::Context;
-use cspguard_detect::{DetectConfig, Engine, RuleSet, RuleSpec, Suppression};
-use cspguard_domain::TenantId;
 use cspguard_cases::{ApprovalPolicy, PlaybookSpec, Playbooks, SlaPolicy};
 use cspguard_detect::Severity;
+use cspguard_detect::{DetectConfig, Engine, RuleSet, RuleSpec, Suppression};
+use cspguard_domain::TenantId;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};

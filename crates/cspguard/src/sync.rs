@@ -6,7 +6,6 @@
 //! stored: a run that fails (a service down longer than the retries) resumes at the page that failed.
 
 use crate::cli::{GlobalArgs, SyncCommand};
-use crate::outln;
 use crate::settings::{self, SecretRef, Settings};
 use anyhow::Context;
 use chrono::Utc;
@@ -92,7 +91,12 @@ impl StoreSink<'_> {
                     imported: o.inserted,
                     duplicates: o.duplicates,
                     rejected: c.rejects.len() as u64,
-                    outcome: if c.rejects.is_empty() { "ok" } else { "rejects" }.to_string(),
+                    outcome: if c.rejects.is_empty() {
+                        "ok"
+                    } else {
+                        "rejects"
+                    }
+                    .to_string(),
                 },
                 Utc::now(),
             )
@@ -115,8 +119,13 @@ impl StoreSink<'_> {
 #[async_trait::async_trait]
 impl SyncSink for StoreSink<'_> {
     async fn customers(&mut self, page: &[Value]) -> Result<(), SinkError> {
-        self.store_page(SourceKind::Customers, "api:partner-center/customers", None, page)
-            .await
+        self.store_page(
+            SourceKind::Customers,
+            "api:partner-center/customers",
+            None,
+            page,
+        )
+        .await
     }
     async fn subscriptions(&mut self, tenant: &str, items: &[Value]) -> Result<(), SinkError> {
         self.store_page(
@@ -128,8 +137,13 @@ impl SyncSink for StoreSink<'_> {
         .await
     }
     async fn fraud_events(&mut self, items: &[Value]) -> Result<(), SinkError> {
-        self.store_page(SourceKind::FraudEvents, "api:partner-center/fraudEvents", None, items)
-            .await
+        self.store_page(
+            SourceKind::FraudEvents,
+            "api:partner-center/fraudEvents",
+            None,
+            items,
+        )
+        .await
     }
     async fn checkpoint(&mut self, cursor: &SyncCursor) -> Result<(), SinkError> {
         self.store
@@ -140,11 +154,14 @@ impl SyncSink for StoreSink<'_> {
 }
 
 /// One sync round (or the rest of an interrupted one).
-pub async fn partner_center(store: &Store, settings: &Settings, restart: bool) -> anyhow::Result<SyncReport> {
-    let s = settings
-        .partner_center
-        .as_ref()
-        .context("Partner Center is not configured: add a [partner_center] table to cspguard.toml")?;
+pub async fn partner_center(
+    store: &Store,
+    settings: &Settings,
+    restart: bool,
+) -> anyhow::Result<SyncReport> {
+    let s = settings.partner_center.as_ref().context(
+        "Partner Center is not configured: add a [partner_center] table to cspguard.toml",
+    )?;
     let secret = SecretRef {
         env: s.client_secret_env.clone(),
         file: s.client_secret_file.clone(),
@@ -217,5 +234,9 @@ pub async fn run(g: &GlobalArgs, command: SyncCommand) -> anyhow::Result<i32> {
             outln!("  rejected: {reason}");
         }
     }
-    Ok(if r.rejected > 0 { crate::exit::REJECTS } else { crate::exit::OK })
+    Ok(if r.rejected > 0 {
+        crate::exit::REJECTS
+    } else {
+        crate::exit::OK
+    })
 }
