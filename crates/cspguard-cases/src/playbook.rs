@@ -215,11 +215,10 @@ impl Playbooks {
                         })
                     }
                     ActionSpec::FraudStatus { status, reason, .. } => {
-                        let ok = match (status.as_str(), reason.as_deref()) {
-                            ("Investigating", None) => true,
-                            ("Resolved", Some("Fraud" | "Ignore")) => true,
-                            _ => false,
-                        };
+                        let ok = matches!(
+                            (status.as_str(), reason.as_deref()),
+                            ("Investigating", None) | ("Resolved", Some("Fraud" | "Ignore"))
+                        );
                         if !ok {
                             return Err(PlaybookError::BadStatus {
                                 name: s.name.clone(),

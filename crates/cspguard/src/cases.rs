@@ -759,7 +759,7 @@ pub async fn timeline(
             summary: format!("{} {} {}", e.actor, e.verb, e.detail),
         });
     }
-    out.sort_by(|a, b| a.at.cmp(&b.at));
+    out.sort_by_key(|e| e.at);
     if out.len() > limit {
         // Keep the entries nearest the first evidence.
         let centre = out.partition_point(|e| e.at < case.first_evidence_at);
@@ -777,6 +777,34 @@ struct Shown<'a> {
     sla: cspguard_cases::case::SlaView,
     actions: Vec<ActionRecord>,
     timeline: Vec<TimelineEntry>,
+    /// The case's audit entries, oldest first.
+    audit: Vec<AuditJson>,
+}
+
+/// An audit entry in JSON output.
+#[derive(Serialize)]
+pub struct AuditJson {
+    pub seq: i64,
+    pub at: Instant,
+    pub actor: String,
+    pub verb: String,
+    pub case_id: Option<String>,
+    pub action_key: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditEntry> for AuditJson {
+    fn from(e: AuditEntry) -> AuditJson {
+        AuditJson {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            verb: e.verb,
+            case_id: e.case_id,
+            action_key: e.action_key,
+            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::String(e.detail)),
+        }
+    }
 }
 
 async fn show(store: &Store, a: CaseShowArgs, now: Instant) -> anyhow::Result<i32> {
@@ -789,13 +817,23 @@ async fn show(store: &Store, a: CaseShowArgs, now: Instant) -> anyhow::Result<i3
         .collect::<anyhow::Result<_>>()?;
     let tl = timeline(store, &case, a.timeline_limit).await?;
     if a.json {
+        let audit = store
+            .audit(&AuditFilter {
+                case_id: Some(case.id.0.clone()),
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .map(AuditJson::from)
+            .collect();
         outln!(
             "{}",
             serde_json::to_string_pretty(&Shown {
                 case: &case,
                 sla: case.sla(now),
                 actions,
-                timeline: tl
+                timeline: tl,
+                audit,
             })?
         );
         return Ok(crate::exit::OK);

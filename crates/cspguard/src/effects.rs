@@ -30,7 +30,7 @@ pub struct Connected {
 }
 
 /// Retries inside one executor attempt: short, because the executor retries across passes with its own backoff.
-fn retry() -> RetryPolicy {
+pub fn retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(500),

@@ -176,6 +176,7 @@ pub async fn partner_center(
     token.authority = url::Url::parse(&s.authority).context("[partner_center] authority")?;
     let mut cfg = cspguard_connectors::PartnerCenterConfig::new(token);
     cfg.base_url = url::Url::parse(&s.base_url).context("[partner_center] base_url")?;
+    cfg.retry = crate::effects::retry();
     let pc = cspguard_connectors::PartnerCenter::new(cfg)?;
     let mut cursor: SyncCursor = match (restart, store.sync_cursor(CURSOR).await?) {
         (false, Some(c)) => serde_json::from_str(&c).unwrap_or_default(),
