@@ -482,15 +482,28 @@ pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32>
             outln!("{} cancelled", rec.key);
             crate::exit::OK
         }
-        ActionsCommand::Run { dry_run, json } => {
+        ActionsCommand::Run {
+            dry_run,
+            json,
+            every,
+        } => {
             let effects = crate::effects::Connected::from_settings(&settings)?;
-            let r = run_due(&store, &effects, &settings, dry_run).await?;
-            if json {
-                outln!("{}", serde_json::to_string(&r)?);
-            } else {
-                crate::out!("{}", r.render());
+            let mut failed = 0;
+            loop {
+                let r = run_due(&store, &effects, &settings, dry_run).await?;
+                failed += r.failed;
+                if json {
+                    crate::outln!("{}", serde_json::to_string(&r)?);
+                } else {
+                    crate::out!("{}", r.render());
+                }
+                let Some(secs) = every else { break };
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => break,
+                }
             }
-            if r.failed > 0 {
+            if failed > 0 {
                 crate::exit::FAILURE
             } else {
                 crate::exit::OK

@@ -212,6 +212,9 @@ pub enum ActionsCommand {
         dry_run: bool,
         #[arg(long)]
         json: bool,
+        /// Keep running: a pass every SECONDS until interrupted (Ctrl-C ends after the pass in progress).
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<u64>,
     },
 }
 
