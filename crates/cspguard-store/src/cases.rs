@@ -171,19 +171,7 @@ impl Store {
                 )));
             }
         }
-        for e in &ch.audit {
-            sqlx::query(
-                "INSERT INTO audit_log (at_us, actor, verb, case_id, action_key, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(micros(&e.at))
-            .bind(&e.actor)
-            .bind(&e.verb)
-            .bind(e.case_id.as_deref())
-            .bind(e.action_key.as_deref())
-            .bind(&e.detail)
-            .execute(&mut *tx)
-            .await?;
-        }
+        crate::access::insert_audit(&mut tx, &ch.audit).await?;
         tx.commit().await?;
         Ok(done)
     }

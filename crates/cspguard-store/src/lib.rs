@@ -20,6 +20,7 @@
 //!   inserted, so they always equal a replay of the log ([`BulkWriter`] folds them in memory between its commits);
 //! - money in derived tables is an integer count of millionths of the currency unit (exact sums, no floats).
 
+mod access;
 mod bulk;
 mod cases;
 mod derived;
@@ -33,6 +34,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::str::FromStr;
 
+pub use access::{chain_hash, secret_hash, AuditVerification, UserRow};
 pub use bulk::BulkWriter;
 pub use cases::{
     ActionRow, ActionUpdate, AuditEntry, AuditFilter, CaseChanges, CaseFilter, CaseRow, Committed,

@@ -356,6 +356,39 @@ pub async fn run_due(
     Ok(report)
 }
 
+/// `actor` approves action `key` (a key or a unique prefix of 6+ characters); the approval also meets the case's
+/// response clock. Committed with its audit entry.
+pub async fn approve(store: &Store, key: &str, actor: &str) -> anyhow::Result<ActionRecord> {
+    let row = store.action(key).await?.with_context(|| {
+        format!("there is no action {key:?}: `cspguard actions list` shows the keys")
+    })?;
+    let mut rec = parse_action(&row)?;
+    let now = bump(Utc::now(), row.updated_at);
+    rec.approve(actor, now)?;
+    let mut case = find_case(store, &rec.case_id).await?;
+    case.responded(now);
+    store
+        .commit_case_changes(&CaseChanges {
+            cases: vec![crate::cases::case_row(&case)?],
+            action_updates: vec![ActionUpdate {
+                row: action_row(&rec)?,
+                read_version: row.updated_at,
+            }],
+            audit: vec![AuditEntry::new(
+                now,
+                actor,
+                "action.approved",
+                serde_json::json!({"what": rec.kind.describe(),
+                    "approvals": rec.approvals.len(), "required": rec.approvals_required}),
+            )
+            .case(&rec.case_id)
+            .action(&rec.key.0)],
+            ..Default::default()
+        })
+        .await?;
+    Ok(rec)
+}
+
 /// `cspguard actions …`.
 pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32> {
     let store = crate::open_store(g).await?;
@@ -406,33 +439,7 @@ pub async fn run(g: &GlobalArgs, command: ActionsCommand) -> anyhow::Result<i32>
             crate::exit::OK
         }
         ActionsCommand::Approve { key } => {
-            let row = store.action(&key).await?.with_context(|| {
-                format!("there is no action {key:?}: `cspguard actions list` shows the keys")
-            })?;
-            let mut rec = parse_action(&row)?;
-            let now = bump(Utc::now(), row.updated_at);
-            rec.approve(&actor, now)?;
-            let mut case = find_case(&store, &rec.case_id).await?;
-            case.responded(now);
-            store
-                .commit_case_changes(&CaseChanges {
-                    cases: vec![crate::cases::case_row(&case)?],
-                    action_updates: vec![ActionUpdate {
-                        row: action_row(&rec)?,
-                        read_version: row.updated_at,
-                    }],
-                    audit: vec![AuditEntry::new(
-                        now,
-                        &actor,
-                        "action.approved",
-                        serde_json::json!({"what": rec.kind.describe(),
-                            "approvals": rec.approvals.len(), "required": rec.approvals_required}),
-                    )
-                    .case(&rec.case_id)
-                    .action(&rec.key.0)],
-                    ..Default::default()
-                })
-                .await?;
+            let rec = approve(&store, &key, &actor).await?;
             outln!(
                 "{} approved by {} ({}/{}): {}",
                 rec.key,

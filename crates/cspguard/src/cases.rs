@@ -358,7 +358,8 @@ pub async fn run(g: &GlobalArgs, command: CasesCommand) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-async fn edit(
+/// Applies `f` to case `id` and commits it with its audit entry (`verb`, `detail`, by `actor`).
+pub async fn apply_edit(
     store: &Store,
     id: &str,
     actor: &str,
@@ -366,7 +367,7 @@ async fn edit(
     verb: &str,
     detail: serde_json::Value,
     f: impl FnOnce(&mut Case) -> anyhow::Result<()>,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Case> {
     let mut case = find_case(store, id).await?;
     f(&mut case)?;
     store
@@ -376,6 +377,19 @@ async fn edit(
             ..Default::default()
         })
         .await?;
+    Ok(case)
+}
+
+async fn edit(
+    store: &Store,
+    id: &str,
+    actor: &str,
+    now: Instant,
+    verb: &str,
+    detail: serde_json::Value,
+    f: impl FnOnce(&mut Case) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
+    let case = apply_edit(store, id, actor, now, verb, detail, f).await?;
     outln!(
         "{} {}: {}",
         case.id,
@@ -394,6 +408,31 @@ async fn resolve(
     actor: &str,
     now: Instant,
 ) -> anyhow::Result<i32> {
+    let (case, planned) = resolve_case(store, settings, id, verdict, note, actor, now).await?;
+    outln!(
+        "{} resolved: {}{}",
+        case.id,
+        case.verdict.map(|v| v.as_str()).unwrap_or("-"),
+        if planned > 0 {
+            format!("; {planned} action(s) will tell Microsoft (run `cspguard actions run`)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(crate::exit::OK)
+}
+
+/// Resolves case `id` with `verdict` and plans the Microsoft status update it implies. Returns the case and how many
+/// actions were planned.
+pub async fn resolve_case(
+    store: &Store,
+    settings: &Settings,
+    id: &str,
+    verdict: &str,
+    note: Option<&str>,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<(Case, u64)> {
     let v = Verdict::parse(verdict).with_context(|| {
         format!("{verdict:?} is not a verdict: use legitimate, fraud or ignore")
     })?;
@@ -431,20 +470,7 @@ async fn resolve(
         push_planned(&mut ch, p, settings.actions.dry_run, now, &existing, &mut r);
     }
     store.commit_case_changes(&ch).await?;
-    outln!(
-        "{} resolved: {}{}",
-        case.id,
-        v.as_str(),
-        if r.actions_planned > 0 {
-            format!(
-                "; {} action(s) will tell Microsoft (run `cspguard actions run`)",
-                r.actions_planned
-            )
-        } else {
-            String::new()
-        }
-    );
-    Ok(crate::exit::OK)
+    Ok((case, r.actions_planned))
 }
 
 /// A case in `cases list --json`: the case plus its SLA clocks now.

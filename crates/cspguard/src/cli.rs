@@ -125,6 +125,56 @@ pub enum Command {
         #[command(subcommand)]
         command: SyncCommand,
     },
+    /// Serve the REST API (authenticated; OpenAPI at /openapi.json, metrics at /metrics).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Users of the server: add, list, API tokens.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (password from CSPGUARD_PASSWORD, else a line of standard input). The first one should be a
+    /// global admin.
+    Add {
+        username: String,
+        /// global-admin, user-management-admin, admin-agent or billing-admin
+        #[arg(long)]
+        role: String,
+        /// Scope the user to one indirect reseller's customers (its MPN ID).
+        #[arg(long)]
+        reseller: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an API token for a user (printed once; stored hashed).
+    Token {
+        username: String,
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; exit 1 if an entry was edited, inserted or removed.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,8 @@
 //! - [`cases`]: `cases …`: alerts open or join cases, playbooks plan actions, people work the cases; timelines;
 //! - [`actions`]: `actions …`: approvals and the executor (idempotent, retried, circuit-broken, audited);
 //! - [`sync`]: `sync partner-center`: resumable pulls from Partner Center into the event store;
+//! - [`server`]: `serve`: the REST API, its authentication, roles and reseller scope;
+//! - [`users`]: `users …`, `audit verify`, and starting the server;
 //! - [`eval`]: alerts scored against a simulated book's labels;
 //! - [`settings`]: the settings file, `cspguard.toml`;
 //! - [`rules`]: `rules check` and `rules backtest`;
@@ -53,9 +55,11 @@ pub mod eval;
 pub mod import;
 pub mod rejects;
 pub mod rules;
+pub mod server;
 pub mod settings;
 pub mod sync;
 pub mod time_order;
+pub mod users;
 
 /// Exit statuses of every command.
 pub mod exit {

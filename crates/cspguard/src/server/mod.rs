@@ -1,0 +1,297 @@
+//! `cspguard serve`: the REST API (axum) over the same store and stages as the CLI.
+//!
+//! Public: `/healthz` (the process answers), `/readyz` (the database answers), `/metrics` (Prometheus text),
+//! `/openapi.json` (OpenAPI 3, generated from the handlers by utoipa). Everything under `/api/v1/` is authenticated
+//! and authorised (`auth`); handlers call the same functions as the CLI (`crate::cases`, `crate::actions`), so an
+//! action through the API is planned, approved, audited and executed exactly as one through the CLI.
+//!
+//! Shutdown is graceful: on Ctrl-C or SIGTERM the server stops accepting connections and finishes the requests in
+//! flight (each commits or not as a whole).
+
+pub mod api;
+pub mod auth;
+
+use crate::settings::Settings;
+use auth::Principal;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cspguard_store::Store;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use std::sync::Arc;
+use std::time::Instant as WallClock;
+use utoipa::OpenApi;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub settings: Settings,
+    pub metrics: Metrics,
+}
+
+/// Request counters and latencies, per route template and status.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    fn new() -> anyhow::Result<Metrics> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "cspguard_http_requests_total",
+                "HTTP requests by route and status",
+            ),
+            &["route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "cspguard_http_request_seconds",
+                "HTTP request latency by route",
+            ),
+            &["route"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+        })
+    }
+}
+
+/// A JSON error with a status: `{"error": "..."}`.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        // Domain refusals (a case going backwards, the same approver twice) are the client's to fix.
+        let msg = format!("{e:#}");
+        let status = if e.downcast_ref::<cspguard_cases::CaseError>().is_some()
+            || e.downcast_ref::<cspguard_cases::ActionError>().is_some()
+        {
+            StatusCode::CONFLICT
+        } else if msg.starts_with("there is no ") {
+            StatusCode::NOT_FOUND
+        } else if msg.contains("is not a ") {
+            StatusCode::BAD_REQUEST
+        } else {
+            tracing::error!("request failed: {msg}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        ApiError(status, msg)
+    }
+}
+
+impl From<cspguard_store::StoreError> for ApiError {
+    fn from(e: cspguard_store::StoreError) -> ApiError {
+        ApiError::from(anyhow::Error::from(e))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cspguard", description = "Fraud, misuse and nonpayment protection for Microsoft CSP partners."),
+    paths(
+        api::me,
+        api::login,
+        api::logout,
+        api::list_alerts,
+        api::list_cases,
+        api::get_case,
+        api::note_case,
+        api::assign_case,
+        api::resolve_case,
+        api::list_actions,
+        api::approve_action,
+        api::list_customers,
+        api::verify_audit
+    ),
+    modifiers(&SecurityAddon)
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(api::SESSION_COOKIE))),
+        );
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    match s.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}")).into_response(),
+    }
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    let mut buf = Vec::new();
+    if let Err(e) = prometheus::TextEncoder::new().encode(&s.metrics.registry.gather(), &mut buf) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], buf).into_response()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Counts and times every request by its route template (never the raw path: IDs would explode the label set).
+async fn observe(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = WallClock::now();
+    let resp = next.run(req).await;
+    s.metrics
+        .latency
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    s.metrics
+        .requests
+        .with_label_values(&[&route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+/// Resolves the request's user (bearer token or session cookie) or answers 401.
+async fn authenticate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let now = chrono::Utc::now();
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let cookie = api::session_cookie(req.headers());
+    let user = match (bearer, cookie) {
+        (Some(t), _) => s.store.user_by_token(&t).await,
+        (None, Some(c)) => s.store.user_by_session(&c, now).await,
+        (None, None) => Ok(None),
+    };
+    let user = match user {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(mut p) = user.as_ref().and_then(Principal::from_user) else {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "sign in (POST /api/v1/session) or send an API token as `Authorization: Bearer <token>`".into(),
+        )
+        .into_response();
+    };
+    if let Some(r) = &p.reseller {
+        match s.store.reseller_customers(r).await {
+            Ok(c) => p.customers = Some(c.into_iter().map(|t| t.to_ascii_lowercase()).collect()),
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
+    req.extensions_mut().insert(p);
+    next.run(req).await
+}
+
+/// The application.
+pub fn router(state: Arc<AppState>) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/session", axum::routing::delete(api::logout))
+        .route("/api/v1/alerts", get(api::list_alerts))
+        .route("/api/v1/cases", get(api::list_cases))
+        .route("/api/v1/cases/{id}", get(api::get_case))
+        .route("/api/v1/cases/{id}/notes", post(api::note_case))
+        .route("/api/v1/cases/{id}/assign", post(api::assign_case))
+        .route("/api/v1/cases/{id}/resolve", post(api::resolve_case))
+        .route("/api/v1/actions", get(api::list_actions))
+        .route("/api/v1/actions/{key}/approve", post(api::approve_action))
+        .route("/api/v1/customers", get(api::list_customers))
+        .route("/api/v1/audit/verify", get(api::verify_audit))
+        .route("/api/v1/{*rest}", axum::routing::any(api::not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/api/v1/session", post(api::login))
+        .merge(protected)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Result<()> {
+    let state = Arc::new(AppState {
+        store,
+        settings,
+        metrics: Metrics::new()?,
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen}: {e} (choose another with --listen)")
+    })?;
+    let addr = listener.local_addr()?;
+    eprintln!("cspguard serving on http://{addr} (API under /api/v1, OpenAPI at /openapi.json)");
+    if state.store.user_count().await? == 0 {
+        eprintln!(
+            "no users yet: create the first with `cspguard users add NAME --role global-admin` (password from \
+             CSPGUARD_PASSWORD or standard input)"
+        );
+    }
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,472 @@
+//! `cspguard serve` as a user meets it: the real binary on a loopback port, users and tokens made with the CLI,
+//! every role against every route, reseller isolation, console sign-in, and the audit log's tamper detection.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cspguard"));
+    c.env_remove("CSPGUARD_DATABASE_URL")
+        .env_remove("CSPGUARD_USER");
+    c
+}
+
+fn run(data: &Path, args: &[&str], password: Option<&str>) -> Output {
+    let mut c = bin();
+    c.arg("--data-dir").arg(data).args(args);
+    if let Some(p) = password {
+        c.env("CSPGUARD_PASSWORD", p);
+    }
+    c.output().unwrap()
+}
+
+fn ok(data: &Path, args: &[&str], password: Option<&str>) -> String {
+    let o = run(data, args, password);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(data: &Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = bin()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Owned by the guard from here on: killed and waited for on every path, the panic below included.
+    let srv = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/healthz", srv.base)).await.is_ok() {
+            return srv;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up");
+}
+
+fn book_data(tmp: &Path) -> PathBuf {
+    let book = tmp.join("book");
+    let data = tmp.join("data");
+    ok(
+        &tmp.join("sim"),
+        &[
+            "simulate",
+            "--customers",
+            "40",
+            "--days",
+            "45",
+            "--seed",
+            "2",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+        None,
+    );
+    ok(
+        &data,
+        &[
+            "import",
+            "auto",
+            book.to_str().unwrap(),
+            "--detect",
+            "--quiet",
+        ],
+        None,
+    );
+    data
+}
+
+const PW: &str = "a long enough password";
+
+fn user(data: &Path, name: &str, role: &str, reseller: Option<&str>) -> String {
+    let mut args = vec!["users", "add", name, "--role", role];
+    if let Some(r) = reseller {
+        args.extend(["--reseller", r]);
+    }
+    ok(data, &args, Some(PW));
+    ok(data, &["users", "token", name], None).trim().to_string()
+}
+
+async fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let c = reqwest::Client::new();
+    let mut r = match method {
+        "GET" => c.get(url),
+        _ => c.post(url),
+    };
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+    (status, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_reaches_exactly_its_routes_and_resellers_see_only_their_customers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = book_data(tmp.path());
+    let admin = user(&data, "ada", "global-admin", None);
+    let um = user(&data, "umar", "user-management-admin", None);
+    let agent = user(&data, "agnes", "admin-agent", None);
+    let billing = user(&data, "bill", "billing-admin", None);
+    let srv = start(&data).await;
+    let b = &srv.base;
+
+    // Public endpoints.
+    assert_eq!(
+        reqwest::get(format!("{b}/healthz")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{b}/readyz")).await.unwrap().status(),
+        200
+    );
+    let spec: Value = reqwest::get(format!("{b}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(spec["paths"]["/api/v1/cases/{id}"].is_object());
+
+    let (_, cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&admin), None).await;
+    let cases = cases["cases"].as_array().unwrap().clone();
+    assert!(!cases.is_empty());
+    let case_id = cases[0]["id"].as_str().unwrap().to_string();
+    let (_, actions) = call("GET", &format!("{b}/api/v1/actions"), Some(&admin), None).await;
+    assert!(actions["actions"].is_array());
+
+    // Role x route. Allowed means neither 401 nor 403; a refused one is 403; no credential is 401.
+    let routes: Vec<(&str, String, Option<Value>, [bool; 4])> = vec![
+        (
+            "GET",
+            format!("{b}/api/v1/alerts"),
+            None,
+            [true, false, true, true],
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/cases"),
+            None,
+            [true, false, true, true],
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/cases/{case_id}"),
+            None,
+            [true, false, true, true],
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/actions"),
+            None,
+            [true, false, true, true],
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/customers"),
+            None,
+            [true, false, true, true],
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/audit/verify"),
+            None,
+            [true, true, false, false],
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/cases/{case_id}/notes"),
+            Some(serde_json::json!({"text": "looked at it"})),
+            [true, false, true, false],
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/actions/no-such-key/approve"),
+            None,
+            [true, false, true, false],
+        ),
+    ];
+    let tokens = [&admin, &um, &agent, &billing];
+    for (method, url, body, allowed) in &routes {
+        let (anon, _) = call(method, url, None, body.clone()).await;
+        assert_eq!(anon, 401, "{method} {url} without a credential");
+        let (bad, _) = call(method, url, Some("cspg_not-a-token"), body.clone()).await;
+        assert_eq!(bad, 401, "{method} {url} with a wrong token");
+        for (i, t) in tokens.iter().enumerate() {
+            let (code, v) = call(method, url, Some(t), body.clone()).await;
+            if allowed[i] {
+                assert!(
+                    code != 401 && code != 403,
+                    "role #{i} refused {method} {url}: {code} {v}"
+                );
+            } else {
+                assert_eq!(code, 403, "role #{i} allowed {method} {url}: {v}");
+            }
+        }
+    }
+    // The note above was written by the agent and the admin, with their names in the audit log.
+    let (_, c) = call(
+        "GET",
+        &format!("{b}/api/v1/cases/{case_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let noted: Vec<&str> = c["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verb"] == "case.noted")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(noted, ["ada", "agnes"]);
+
+    // A reseller's user sees its customers only, everywhere, and other IDs look like nothing.
+    let (_, customers) = call("GET", &format!("{b}/api/v1/customers"), Some(&admin), None).await;
+    let customers = customers["customers"].as_array().unwrap().clone();
+    let mpn = customers
+        .iter()
+        .find_map(|c| c["reseller_mpn_id"].as_str())
+        .expect("the book has indirect customers")
+        .to_string();
+    let mine: std::collections::HashSet<String> = customers
+        .iter()
+        .filter(|c| c["reseller_mpn_id"] == mpn.as_str())
+        .map(|c| c["tenant_id"].as_str().unwrap().to_string())
+        .collect();
+    drop(srv);
+    let scoped = user(&data, "rita", "admin-agent", Some(&mpn));
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let (_, cs) = call("GET", &format!("{b}/api/v1/customers"), Some(&scoped), None).await;
+    let seen: std::collections::HashSet<String> = cs["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tenant_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, mine);
+    let (_, all_cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&admin), None).await;
+    let (_, own_cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&scoped), None).await;
+    for c in own_cases["cases"].as_array().unwrap() {
+        assert!(mine.contains(c["customer_tenant_id"].as_str().unwrap()));
+    }
+    let (_, alerts) = call("GET", &format!("{b}/api/v1/alerts"), Some(&scoped), None).await;
+    for a in alerts["alerts"].as_array().unwrap() {
+        assert!(mine.contains(a["customer_tenant_id"].as_str().unwrap()));
+    }
+    let foreign = all_cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| !mine.contains(c["customer_tenant_id"].as_str().unwrap()))
+        .expect("some case is another reseller's or direct");
+    let fid = foreign["id"].as_str().unwrap();
+    let (code, _) = call(
+        "GET",
+        &format!("{b}/api/v1/cases/{fid}"),
+        Some(&scoped),
+        None,
+    )
+    .await;
+    assert_eq!(
+        code, 404,
+        "another reseller's case is not there for this user"
+    );
+    let (code, _) = call(
+        "POST",
+        &format!("{b}/api/v1/cases/{fid}/notes"),
+        Some(&scoped),
+        Some(serde_json::json!({"text": "x"})),
+    )
+    .await;
+    assert_eq!(code, 404);
+    let (_, acts) = call("GET", &format!("{b}/api/v1/actions"), Some(&admin), None).await;
+    if let Some(a) = acts["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["case_id"] == fid)
+    {
+        let key = a["key"].as_str().unwrap();
+        let (code, _) = call(
+            "POST",
+            &format!("{b}/api/v1/actions/{key}/approve"),
+            Some(&scoped),
+            None,
+        )
+        .await;
+        assert_eq!(
+            code, 404,
+            "another reseller's action cannot be approved or probed"
+        );
+    }
+    let (_, scoped_actions) =
+        call("GET", &format!("{b}/api/v1/actions"), Some(&scoped), None).await;
+    assert!(scoped_actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["case_id"] != fid));
+
+    let metrics = reqwest::get(format!("{b}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("cspguard_http_requests_total{route=\"/api/v1/cases\",status=\"200\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sign_in_uses_a_session_cookie_and_is_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    user(&data, "ada", "global-admin", None);
+    let short = run(
+        &data,
+        &["users", "add", "bob", "--role", "admin-agent"],
+        Some("short"),
+    );
+    assert!(!short.status.success(), "a short password is refused");
+    let bad_role = run(&data, &["users", "add", "bob", "--role", "boss"], Some(PW));
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("is not a role"));
+    let srv = start(&data).await;
+    let c = reqwest::Client::new();
+    let wrong = c
+        .post(format!("{}/api/v1/session", srv.base))
+        .json(&serde_json::json!({"username": "ada", "password": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = c
+        .post(format!("{}/api/v1/session", srv.base))
+        .json(&serde_json::json!({"username": "ada", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 204);
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me: Value = c
+        .get(format!("{}/api/v1/me", srv.base))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "global_admin");
+    let out = c
+        .delete(format!("{}/api/v1/session", srv.base))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = c
+        .get(format!("{}/api/v1/me", srv.base))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401, "a signed-out session is gone");
+    drop(srv);
+    let v: Value = serde_json::from_str(&ok(&data, &["audit", "verify", "--json"], None)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(
+        v["checked"].as_u64().unwrap() >= 4,
+        "user.added, token, failed and successful sign-in: {v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_finds_an_edited_and_a_removed_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = book_data(tmp.path());
+    let v: Value = serde_json::from_str(&ok(&data, &["audit", "verify", "--json"], None)).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["checked"].as_u64().unwrap() >= 5, "{v}");
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}/cspguard.db", data.display());
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    // Someone with the database file removes the append-only guard and edits an entry.
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 5")
+        .execute(&db)
+        .await
+        .unwrap();
+    let o = run(&data, &["audit", "verify"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("TAMPERED at entry 5"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    sqlx::query("UPDATE audit_log SET actor = 'cspguard' WHERE seq = 5")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(
+        run(&data, &["audit", "verify"], None).status.success(),
+        "restored: intact again"
+    );
+    // Removing the newest entry is found too (the head remembers the end of the chain).
+    sqlx::query("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let o = run(&data, &["audit", "verify", "--json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["broken"]["reason"].as_str().unwrap().contains("removed"),
+        "{v}"
+    );
+}
