@@ -470,3 +470,110 @@ async fn audit_verify_finds_an_edited_and_a_removed_entry() {
         "{v}"
     );
 }
+
+fn example(name: &str) -> Vec<u8> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    std::fs::read(Path::new(&dir).join("../../testdata/examples").join(name)).unwrap()
+}
+
+async fn post_body(url: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_over_http_is_durable_idempotent_keeps_good_rows_and_feeds_detection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let agent = user(&data, "agnes", "admin-agent", None);
+    let um = user(&data, "umar", "user-management-admin", None);
+    let scoped = user(&data, "rita", "admin-agent", Some("1234567"));
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let csv = example("usage_small.csv");
+    let (code, r) = post_body(&format!("{b}/api/v1/events/usage"), &agent, csv.clone()).await;
+    assert_eq!(code, 202, "{r}");
+    let rows = r["imported"].as_u64().unwrap();
+    assert!(rows > 0 && r["rejected"] == 0, "{r}");
+    let key = r["idempotency_key"].as_str().unwrap().to_string();
+    let (code, again) = post_body(&format!("{b}/api/v1/events/usage"), &agent, csv.clone()).await;
+    assert_eq!(code, 202);
+    assert_eq!(
+        again["imported"], 0,
+        "the same body again adds nothing: {again}"
+    );
+    assert_eq!(again["duplicates"].as_u64(), Some(rows));
+    assert_eq!(again["idempotency_key"].as_str(), Some(key.as_str()));
+    // A malformed row is reported with line and column; the rows around it are kept.
+    let text = String::from_utf8(csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let qty = header.iter().position(|h| *h == "Quantity").unwrap();
+    let mut bad: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    bad[qty] = "twelve".into();
+    bad[header.iter().position(|h| *h == "MeterId").unwrap()] = "changed-meter".into();
+    lines.push(bad.join(","));
+    let (code, r) = post_body(
+        &format!("{b}/api/v1/events/usage"),
+        &agent,
+        lines.join("\n").into_bytes(),
+    )
+    .await;
+    assert_eq!(code, 202, "{r}");
+    assert_eq!(r["rejected"], 1, "{r}");
+    assert_eq!(r["rejects"][0]["line"].as_u64(), Some(lines.len() as u64));
+    assert!(
+        r["rejects"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("twelve"),
+        "{r}"
+    );
+    assert_eq!(r["duplicates"].as_u64(), Some(rows), "{r}");
+    // Who may not ingest.
+    let (code, _) = post_body(&format!("{b}/api/v1/events/usage"), &um, vec![]).await;
+    assert_eq!(code, 403);
+    let (code, _) = post_body(&format!("{b}/api/v1/events/usage"), &scoped, vec![]).await;
+    assert_eq!(
+        code, 403,
+        "a reseller-scoped user cannot inject events about other customers"
+    );
+    let (code, r) = post_body(&format!("{b}/api/v1/events/nonsense"), &agent, vec![]).await;
+    assert_eq!(code, 400, "{r}");
+    let (code, _) = call("POST", &format!("{b}/api/v1/events/usage"), None, None).await;
+    assert_eq!(code, 401);
+    // Microsoft's fraud alerts in; the detection worker turns them into alerts and a case, without a scan command.
+    let (code, r) = post_body(
+        &format!("{b}/api/v1/events/fraud-events"),
+        &agent,
+        example("fraud_events.json"),
+    )
+    .await;
+    assert_eq!(code, 202, "{r}");
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let (_, a) = call("GET", &format!("{b}/api/v1/alerts"), Some(&agent), None).await;
+        if a["alerts"].as_array().is_some_and(|x| !x.is_empty()) {
+            found = a;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        found["alerts"][0]["origin"] == "microsoft",
+        "no alert after ingest: {found}"
+    );
+    let (_, cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&agent), None).await;
+    assert!(
+        !cases["cases"].as_array().unwrap().is_empty(),
+        "the alert opened a case"
+    );
+}

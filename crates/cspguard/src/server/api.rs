@@ -445,3 +445,140 @@ pub async fn verify_audit(
     }))
     .into_response())
 }
+
+/// Largest body `POST /api/v1/events/{kind}` accepts; bigger files go through `cspguard import`.
+pub const INGEST_MAX_BYTES: usize = 64 << 20;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct IngestQuery {
+    /// The customer tenant for shapes whose records do not name one (sign-ins, a subscriptions page).
+    pub customer: Option<String>,
+}
+
+struct Collect {
+    events: Vec<cspguard_domain::Envelope>,
+    rejects: Vec<cspguard_ingest::Reject>,
+}
+
+impl cspguard_ingest::Sink for Collect {
+    fn accept(&mut self, e: cspguard_domain::Envelope) -> Result<(), cspguard_ingest::Stopped> {
+        self.events.push(e);
+        Ok(())
+    }
+    fn reject(&mut self, r: cspguard_ingest::Reject) -> Result<(), cspguard_ingest::Stopped> {
+        self.rejects.push(r);
+        Ok(())
+    }
+}
+
+/// Ingests one source document (the body: a usage CSV, a fraud-events page, sign-ins, an activity log, billing JSON
+/// Lines, customers or subscriptions — `kind` as `cspguard import` names them). Answered 202 once the events are
+/// committed, with the request's idempotency key (the `Idempotency-Key` header if sent, else the content's hash):
+/// sending the same body again adds nothing. 503 with `Retry-After` when the ingest slots are full.
+#[utoipa::path(post, path = "/api/v1/events/{kind}", params(("kind" = String, Path, description = "usage, fraud-events, signins, activity-log, billing, customers, subscriptions"), IngestQuery),
+    request_body(content = String, description = "the source document, as the source produces it"),
+    responses((status = 202, description = "stored: {idempotency_key, read, imported, duplicates, rejected, rejects}"),
+              (status = 503, description = "ingest is full; retry after the Retry-After seconds")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn ingest(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(kind): Path<String>,
+    Query(q): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Res {
+    need(&p, Permission::Ingest)?;
+    if p.reseller.is_some() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "a reseller-scoped user cannot ingest: events may concern any customer".into(),
+        ));
+    }
+    let Some(kind) = cspguard_ingest::SourceKind::from_name(&kind) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{kind:?} is not a source kind: usage, fraud-events, signins, activity-log, billing, customers, subscriptions"),
+        ));
+    };
+    let Ok(_permit) = s.ingest_slots.clone().try_acquire_owned() else {
+        return Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({"error": "ingest is at capacity; retry after 1 s"})),
+        )
+            .into_response());
+    };
+    let customer = match q.customer.as_deref() {
+        Some(c) => Some(
+            cspguard_domain::TenantId::parse(c)
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("customer: {e}")))?,
+        ),
+        None => None,
+    };
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(kind.name().as_bytes());
+            h.update(q.customer.as_deref().unwrap_or("").as_bytes());
+            h.update(&body);
+            h.finalize().to_hex()[..32].to_string()
+        });
+    let now = Utc::now();
+    let origin = format!("api:{}/{}", kind.name(), key);
+    let opts = cspguard_ingest::ImportOptions {
+        origin: origin.clone(),
+        customer,
+        observed_at: now,
+    };
+    let parsed = tokio::task::spawn_blocking(move || {
+        let mut c = Collect {
+            events: Vec::new(),
+            rejects: Vec::new(),
+        };
+        cspguard_ingest::parse(kind, body.as_ref(), &opts, &mut c).map(|_| c)
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
+    let c = parsed.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let source = s.store.begin_import(&origin, kind.name(), now).await?;
+    let o = s.store.append(source, &c.events, now).await?;
+    s.store
+        .finish_import(
+            source,
+            &cspguard_store::ImportCounts {
+                read: (c.events.len() + c.rejects.len()) as u64,
+                imported: o.inserted,
+                duplicates: o.duplicates,
+                rejected: c.rejects.len() as u64,
+                outcome: if c.rejects.is_empty() {
+                    "ok"
+                } else {
+                    "rejects"
+                }
+                .to_string(),
+            },
+            Utc::now(),
+        )
+        .await?;
+    if o.inserted > 0 {
+        s.detect_wake.notify_one();
+    }
+    let rejects: Vec<Value> = c
+        .rejects
+        .iter()
+        .take(100)
+        .map(|r| json!({"line": r.line, "column": r.column, "field": r.field, "reason": r.reason}))
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "idempotency_key": key, "read": c.events.len() + c.rejects.len(), "imported": o.inserted,
+            "duplicates": o.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
+        })),
+    )
+        .into_response())
+}

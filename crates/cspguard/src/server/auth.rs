@@ -17,6 +17,7 @@
 //! | billing (receivables, credit, exception requests) | ✓ | | | ✓ |
 //! | manage users      | ✓ | ✓ |   |   |
 //! | read audit log    | ✓ | ✓ |   |   |
+//! | ingest events     | ✓ |   | ✓ | ✓ | (partner-wide users only)
 
 use cspguard_store::UserRow;
 use serde::{Deserialize, Serialize};
@@ -66,9 +67,11 @@ impl Role {
             Role::UserManagementAdmin => matches!(p, ManageUsers | ReadAudit),
             Role::AdminAgent => matches!(
                 p,
-                ReadAlerts | ReadCases | WorkCases | ApproveActions | ReadCustomers
+                ReadAlerts | ReadCases | WorkCases | ApproveActions | ReadCustomers | Ingest
             ),
-            Role::BillingAdmin => matches!(p, ReadAlerts | ReadCases | ReadCustomers | Billing),
+            Role::BillingAdmin => {
+                matches!(p, ReadAlerts | ReadCases | ReadCustomers | Billing | Ingest)
+            }
         }
     }
 }
@@ -89,6 +92,7 @@ pub enum Permission {
     Billing,
     ManageUsers,
     ReadAudit,
+    Ingest,
 }
 
 /// The signed-in user of a request.

@@ -30,7 +30,14 @@ pub struct AppState {
     pub store: Store,
     pub settings: Settings,
     pub metrics: Metrics,
+    /// Ingest requests allowed in flight; beyond them the API answers 503 with Retry-After (never an unbounded queue).
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Wakes the detection worker after an ingest stored something.
+    pub detect_wake: Arc<tokio::sync::Notify>,
 }
+
+/// Ingest requests in flight at once (each parses on a blocking thread and commits one transaction).
+pub const INGEST_SLOTS: usize = 4;
 
 /// Request counters and latencies, per route template and status.
 pub struct Metrics {
@@ -117,7 +124,8 @@ impl From<cspguard_store::StoreError> for ApiError {
         api::list_actions,
         api::approve_action,
         api::list_customers,
-        api::verify_audit
+        api::verify_audit,
+        api::ingest
     ),
     modifiers(&SecurityAddon)
 )]
@@ -236,6 +244,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/actions/{key}/approve", post(api::approve_action))
         .route("/api/v1/customers", get(api::list_customers))
         .route("/api/v1/audit/verify", get(api::verify_audit))
+        .route(
+            "/api/v1/events/{kind}",
+            post(api::ingest).layer(axum::extract::DefaultBodyLimit::max(api::INGEST_MAX_BYTES)),
+        )
         .route("/api/v1/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -258,7 +270,10 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
         store,
         settings,
         metrics: Metrics::new()?,
+        ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
+        detect_wake: Arc::new(tokio::sync::Notify::new()),
     });
+    let worker = tokio::spawn(detection_worker(state.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e} (choose another with --listen)")
     })?;
@@ -273,7 +288,27 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
     axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    worker.abort();
     Ok(())
+}
+
+/// Runs detection and case intake whenever an ingest stored events: the stored events are durable already, so a
+/// scan that does not finish (shutdown) is simply redone from the checkpoint by the next one.
+async fn detection_worker(state: Arc<AppState>) {
+    loop {
+        state.detect_wake.notified().await;
+        let r = async {
+            let scan = crate::detect::scan(&state.store, &state.settings, false).await?;
+            let intake =
+                crate::cases::intake(&state.store, &state.settings, chrono::Utc::now()).await?;
+            anyhow::Ok((scan, intake))
+        }
+        .await;
+        match r {
+            Ok((s, i)) => tracing::info!("{}{}", s.render().trim_end(), i.render().trim_end()),
+            Err(e) => tracing::error!("detection after ingest failed: {e:#}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
