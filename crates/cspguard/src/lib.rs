@@ -7,6 +7,8 @@
 //! - [`detect`]: `scan`, `alerts`, `customer`: the detection stage over the store;
 //! - [`cases`]: `cases …`: alerts open or join cases, playbooks plan actions, people work the cases; timelines;
 //! - [`actions`]: `actions …`: approvals and the executor (idempotent, retried, circuit-broken, audited);
+//! - [`credit`]: `receivables`, `credit …`: aging, exposure against limits, dunning into cases and actions, the
+//!   partner's standing with Microsoft;
 //! - [`sync`]: `sync partner-center`: resumable pulls from Partner Center into the event store;
 //! - [`eval`]: alerts scored against a simulated book's labels;
 //! - [`settings`]: the settings file, `cspguard.toml`;
@@ -45,6 +47,7 @@ macro_rules! outln {
 pub mod actions;
 pub mod cases;
 pub mod cli;
+pub mod credit;
 pub mod demo;
 pub mod detect;
 pub mod detect_series;
