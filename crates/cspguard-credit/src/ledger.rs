@@ -305,7 +305,7 @@ impl Ledger {
             (lines[a].due_on, &lines[a].invoice_id).cmp(&(lines[b].due_on, &lines[b].invoice_id))
         });
         for p in unmatched {
-            if !effective_on(p).is_some_and(|d| d <= as_of) {
+            if effective_on(p).is_none_or(|d| d > as_of) {
                 continue;
             }
             let mut left = p.amount.amount;

@@ -154,21 +154,25 @@ pub struct CustomerCredit {
 
 impl CreditSettings {
     /// Checks what parsing cannot: tenant IDs, currencies, the dunning channel.
-    pub fn validate<'a>(&self, channels: impl IntoIterator<Item = &'a String>) -> anyhow::Result<()> {
+    pub fn validate<'a>(
+        &self,
+        channels: impl IntoIterator<Item = &'a String>,
+    ) -> anyhow::Result<()> {
         Currency::parse(&self.default_currency)
             .map_err(|e| anyhow::anyhow!("[credit] default_currency: {e}"))?;
         for (i, c) in self.customers.iter().enumerate() {
             TenantId::parse(&c.customer)
                 .map_err(|e| anyhow::anyhow!("[[credit.customers]] #{}: {e}", i + 1))?;
             if let Some(cur) = &c.currency {
-                Currency::parse(cur)
-                    .map_err(|e| anyhow::anyhow!("[[credit.customers]] #{} currency: {e}", i + 1))?;
+                Currency::parse(cur).map_err(|e| {
+                    anyhow::anyhow!("[[credit.customers]] #{} currency: {e}", i + 1)
+                })?;
             }
         }
         let d = &self.dunning;
         if let Some(ch) = &d.channel {
             let known: Vec<&String> = channels.into_iter().collect();
-            if !known.iter().any(|k| *k == ch) {
+            if !known.contains(&ch) {
                 anyhow::bail!(
                     "[credit.dunning] channel {ch:?} is not defined: add [notify.{ch}] or name one of: {}",
                     if known.is_empty() {
@@ -228,7 +232,10 @@ impl Book {
         for e in store.billing_events().await? {
             match &e.envelope.event {
                 Event::CustomerProfile(c) => {
-                    let p = b.profiles.entry(c.customer.as_str().to_string()).or_default();
+                    let p = b
+                        .profiles
+                        .entry(c.customer.as_str().to_string())
+                        .or_default();
                     p.name = c.name.clone().or(p.name.take());
                     p.country = c.country.clone().or(p.country.take());
                     p.reseller = c
@@ -268,7 +275,13 @@ impl Book {
     }
 
     fn ledger(&self, cs: &CreditSettings, as_of: NaiveDate) -> Ledger {
-        Ledger::build(&self.bills, &self.payments, &self.parties(), &cs.calendar(), as_of)
+        Ledger::build(
+            &self.bills,
+            &self.payments,
+            &self.parties(),
+            &cs.calendar(),
+            as_of,
+        )
     }
 
     /// The limit in force: settings, else the billing feed, else the default.
@@ -337,13 +350,17 @@ async fn receivables(g: &GlobalArgs, a: ReceivablesArgs) -> anyhow::Result<i32> 
     let mut ledger = book.ledger(&settings.credit, as_of);
     if let Some(c) = &a.customer {
         let t = TenantId::parse(c).map_err(|e| anyhow::anyhow!("--customer: {e}"))?;
-        ledger.invoices.retain(|l| l.customer_tenant_id == t.as_str());
+        ledger
+            .invoices
+            .retain(|l| l.customer_tenant_id == t.as_str());
         ledger.unapplied.retain(|(p, _)| p == t.as_str());
     }
     if let Some(r) = &a.reseller {
-        ledger
-            .invoices
-            .retain(|l| l.reseller_mpn_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(r)));
+        ledger.invoices.retain(|l| {
+            l.reseller_mpn_id
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(r))
+        });
         let keep: HashSet<String> = ledger
             .invoices
             .iter()
@@ -390,14 +407,17 @@ async fn receivables(g: &GlobalArgs, a: ReceivablesArgs) -> anyhow::Result<i32> 
     crate::outln!("Receivables as of {as_of} (days past due; currencies are never added)");
     crate::out!("{}", aging_table("total", &out.totals, |_| String::new()));
     if a.reseller.is_none() && out.by_reseller.iter().any(|r| r.group != "-") {
-        crate::out!("{}", aging_table("reseller", &out.by_reseller, |_| String::new()));
+        crate::out!(
+            "{}",
+            aging_table("reseller", &out.by_reseller, |_| String::new())
+        );
     }
     let mut by_customer: Vec<&AgingRow> = out
         .by_customer
         .iter()
         .filter(|r| r.open.amount > Decimal::ZERO)
         .collect();
-    by_customer.sort_by(|a, b| b.open.amount.cmp(&a.open.amount));
+    by_customer.sort_by_key(|r| std::cmp::Reverse(r.open.amount));
     let rows: Vec<AgingRow> = by_customer.into_iter().cloned().collect();
     crate::out!("{}", aging_table("customer", &rows, names));
     let overdue = out
@@ -414,20 +434,13 @@ async fn receivables(g: &GlobalArgs, a: ReceivablesArgs) -> anyhow::Result<i32> 
 
 fn aging_table(what: &str, rows: &[AgingRow], name: impl Fn(&str) -> String) -> String {
     let mut s = format!(
-        "\n{:<38} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8}\n",
-        what, "cur", "current", "1-30", "31-60", "61-90", "90+", "open", "DSO"
+        "\n{:<36} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8}  {}\n",
+        what, "cur", "current", "1-30", "31-60", "61-90", "90+", "open", "DSO", "name"
     );
     for r in rows {
-        let n = name(&r.group);
-        let label = if n.is_empty() {
-            r.group.clone()
-        } else {
-            format!("{} ({n})", r.group)
-        };
-        let label: String = label.chars().take(38).collect();
         s.push_str(&format!(
-            "{:<38} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8}\n",
-            label,
+            "{:<36} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8}  {}\n",
+            r.group,
             r.currency,
             r.current.amount.round_dp(2),
             r.days_1_30.amount.round_dp(2),
@@ -435,7 +448,10 @@ fn aging_table(what: &str, rows: &[AgingRow], name: impl Fn(&str) -> String) -> 
             r.days_61_90.amount.round_dp(2),
             r.days_over_90.amount.round_dp(2),
             r.open.amount.round_dp(2),
-            r.dso_days.map(|d| d.round_dp(1).to_string()).unwrap_or_else(|| "-".into())
+            r.dso_days
+                .map(|d| d.round_dp(1).to_string())
+                .unwrap_or_else(|| "-".into()),
+            name(&r.group)
         ));
     }
     s
@@ -552,7 +568,10 @@ fn alerts_of(exposures: &[CustomerExposure]) -> Vec<CreditAlert> {
                 message: format!(
                     "{}{} is at {}% of its credit limit ({} of {}){}",
                     e.customer_tenant_id,
-                    c.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+                    c.name
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
                     e.utilization_pct.unwrap_or_default().round_dp(1),
                     e.exposure,
                     e.limit.map(|l| l.to_string()).unwrap_or_default(),
@@ -595,14 +614,26 @@ async fn credit_view(g: &GlobalArgs, as_of: Option<NaiveDate>, json: bool) -> an
     );
     crate::outln!(
         "{:<36} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8}  {}",
-        "customer", "cur", "open", "unbilled", "projected", "exposure", "limit", "use %", "name"
+        "customer",
+        "cur",
+        "open",
+        "unbilled",
+        "projected",
+        "exposure",
+        "limit",
+        "use %",
+        "name"
     );
     let mut rows: Vec<&CustomerExposure> = out.customers.iter().collect();
     rows.sort_by(|a, b| {
         b.exposure
             .utilization_pct
             .cmp(&a.exposure.utilization_pct)
-            .then(a.exposure.customer_tenant_id.cmp(&b.exposure.customer_tenant_id))
+            .then(
+                a.exposure
+                    .customer_tenant_id
+                    .cmp(&b.exposure.customer_tenant_id),
+            )
     });
     for c in rows {
         let e = &c.exposure;
@@ -614,15 +645,23 @@ async fn credit_view(g: &GlobalArgs, as_of: Option<NaiveDate>, json: bool) -> an
             e.unbilled_usage.amount.round_dp(2),
             e.projected_burn.amount.round_dp(2),
             e.exposure.amount.round_dp(2),
-            e.limit.map(|l| l.amount.round_dp(2).to_string()).unwrap_or_else(|| "-".into()),
-            e.utilization_pct.map(|p| p.round_dp(1).to_string()).unwrap_or_else(|| "-".into()),
+            e.limit
+                .map(|l| l.amount.round_dp(2).to_string())
+                .unwrap_or_else(|| "-".into()),
+            e.utilization_pct
+                .map(|p| p.round_dp(1).to_string())
+                .unwrap_or_else(|| "-".into()),
             c.name.clone().unwrap_or_default(),
             if e.other_currencies.is_empty() {
                 String::new()
             } else {
                 format!(
                     " (also {})",
-                    e.other_currencies.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                    e.other_currencies
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }
         );
@@ -798,10 +837,7 @@ pub async fn check(
             .or_default()
             .push(c);
     }
-    let at = as_of
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
+    let at = as_of.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let name = |t: &str| book.profiles.get(t).and_then(|p| p.name.clone());
 
     // Breaches.
@@ -1000,7 +1036,11 @@ pub async fn check(
             AuditEntry::new(
                 now,
                 SYSTEM,
-                if *opened { "case.opened" } else { "case.updated" },
+                if *opened {
+                    "case.opened"
+                } else {
+                    "case.updated"
+                },
                 detail.clone(),
             )
             .case(id),
@@ -1087,15 +1127,23 @@ async fn run_partner(g: &GlobalArgs, a: CreditCheckArgs) -> anyhow::Result<i32> 
         if v.is_empty() {
             "nothing".to_string()
         } else {
-            v.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     crate::outln!("The partner's standing with Microsoft as of {as_of}");
     crate::outln!("  open: {}; overdue: {}", list(&s.open), list(&s.overdue));
     if let Some(d) = s.oldest_overdue_days {
+        let left = s.days_to_suspension.unwrap_or_default();
         crate::outln!(
-            "  oldest overdue: {d} days ({} days before the 60-day suspension rule)",
-            s.days_to_suspension.unwrap_or_default()
+            "  oldest overdue: {d} days ({})",
+            if left >= 0 {
+                format!("{left} days before the 60-day suspension rule")
+            } else {
+                format!("{} days past the 60-day suspension rule", -left)
+            }
         );
     }
     crate::outln!("  late payments: {}", s.late_payments);

@@ -141,7 +141,10 @@ fn receivables_age_per_customer_reseller_and_currency() {
     let eur = row(&r["totals"], "all", "EUR");
     assert_eq!(amount(&eur["1-30"]), 1200.0);
     assert_eq!(amount(&row(&r["by_customer"], A, "USD")["31-60"]), 500.0);
-    assert_eq!(amount(&row(&r["by_reseller"], "7654321", "USD")["1-30"]), 2000.0);
+    assert_eq!(
+        amount(&row(&r["by_reseller"], "7654321", "USD")["1-30"]),
+        2000.0
+    );
     assert_eq!(amount(&row(&r["by_reseller"], "-", "USD")["31-60"]), 500.0);
     let inv = |id: &str| {
         r["open_invoices"]
@@ -157,7 +160,14 @@ fn receivables_age_per_customer_reseller_and_currency() {
     assert_eq!(inv("B-1")["status"], "in_transit");
     assert_eq!(inv("A-1")["days_past_due"], 35);
 
-    let one = w.json(&["receivables", "--json", "--as-of", AS_OF, "--reseller", "7654321"]);
+    let one = w.json(&[
+        "receivables",
+        "--json",
+        "--as-of",
+        AS_OF,
+        "--reseller",
+        "7654321",
+    ]);
     let ids: Vec<&str> = one["open_invoices"]
         .as_array()
         .unwrap()
@@ -238,15 +248,21 @@ fn credit_check_opens_cases_and_plans_dunning_once() {
         })
         .collect();
     // C-1, 16 days past due: the 14-day reminder; A-1, 35 days: the final notice and suspensions needing approval.
-    assert!(reasons
-        .iter()
-        .any(|(k, s, r)| *k == "notify" && *s == "ready" && r.contains("C-1") && r.contains("reminder (14")));
+    assert!(reasons.iter().any(|(k, s, r)| *k == "notify"
+        && *s == "ready"
+        && r.contains("C-1")
+        && r.contains("reminder (14")));
     assert!(reasons
         .iter()
         .any(|(k, _, r)| *k == "notify" && r.contains("A-1") && r.contains("final notice")));
-    let suspensions: Vec<_> = reasons.iter().filter(|r| r.0 == "suspend_subscription").collect();
+    let suspensions: Vec<_> = reasons
+        .iter()
+        .filter(|r| r.0 == "suspend_subscription")
+        .collect();
     assert!(!suspensions.is_empty());
-    assert!(suspensions.iter().all(|(_, s, r)| *s == "awaiting_approval" && r.contains("A-1")));
+    assert!(suspensions
+        .iter()
+        .all(|(_, s, r)| *s == "awaiting_approval" && r.contains("A-1")));
 
     // A later day moves C-1 to the final notice: one new action, the earlier ones stay single.
     let later = w.json(&["credit", "check", "--json", "--as-of", "2026-11-10"]);
@@ -260,8 +276,16 @@ fn credit_check_opens_cases_and_plans_dunning_once() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "nonpayment").count(), 2, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "credit_limit").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "nonpayment").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "credit_limit").count(),
+        1,
+        "{kinds:?}"
+    );
 }
 
 #[test]
