@@ -916,6 +916,11 @@ pub async fn check(
             60
         };
         let prefix = format!("credit/nonpayment/{t}/");
+        // The evidence: the first day the oldest invoice was past due.
+        let past_due = (oldest.due_on + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
         let alert = synthetic_alert(
             format!("{prefix}{}", oldest.invoice_id),
             t,
@@ -923,7 +928,7 @@ pub async fn check(
             "nonpayment",
             score,
             Money::new(owed, cur),
-            at,
+            past_due,
             now,
             format!(
                 "{} overdue invoice(s); the oldest, {} of {} due {}, is {} days past due with {} open{}.",

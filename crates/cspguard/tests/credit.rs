@@ -264,6 +264,10 @@ fn credit_check_opens_cases_and_plans_dunning_once() {
         .iter()
         .all(|(_, s, r)| *s == "awaiting_approval" && r.contains("A-1")));
 
+    // The executor takes them: notices run (here in dry run), suspensions wait for their approval.
+    let run = w.json(&["actions", "run", "--dry-run", "--json"]);
+    assert_eq!(run["dry_run"], 2, "{run}");
+
     // A later day moves C-1 to the final notice: one new action, the earlier ones stay single.
     let later = w.json(&["credit", "check", "--json", "--as-of", "2026-11-10"]);
     assert_eq!(later["actions_planned"], 1, "{later}");
@@ -309,4 +313,93 @@ fn a_dunning_channel_that_is_not_defined_is_refused() {
     let (code, _, err) = w.run(&["credit", "--as-of", AS_OF]);
     assert_eq!(code, 1);
     assert!(err.contains("[notify.nowhere]"), "{err}");
+}
+
+fn simulate(dir: &Path) -> PathBuf {
+    let book = dir.join("book");
+    let o = Command::new(env!("CARGO_BIN_EXE_cspguard"))
+        .args(["--data-dir", dir.join("sim").to_str().unwrap()])
+        .args([
+            "simulate",
+            "--customers",
+            "40",
+            "--days",
+            "45",
+            "--seed",
+            "2",
+            "--out",
+        ])
+        .arg(&book)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    book
+}
+
+/// The simulator's nonpayment incident opens a nonpayment case with a suspension to approve; its benign payment made in
+/// the posting window does not; `scan` runs the check too.
+#[test]
+fn the_simulated_nonpayment_incident_is_dunned_and_the_posting_window_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book = simulate(tmp.path());
+    let labels: Value =
+        serde_json::from_str(&std::fs::read_to_string(book.join("labels.json")).unwrap()).unwrap();
+    let find = |kind: &str| -> String {
+        labels
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_array())
+            .flatten()
+            .find(|i| i["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in labels.json"))["customer_tenant_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (late, in_window) = (find("nonpayment"), find("payment_in_posting_window"));
+    let w = World {
+        data: tmp.path().join("data"),
+        config: tmp.path().join("cspguard.toml"),
+        _tmp: tmp,
+    };
+    std::fs::write(&w.config, "").unwrap();
+    let (code, out, err) = w.run(&[
+        "import",
+        "auto",
+        book.join("billing.jsonl").to_str().unwrap(),
+        book.join("usage").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let end = labels["end"].as_str().unwrap()[..10].to_string();
+    let check = w.json(&["credit", "check", "--json", "--as-of", &end]);
+    // Without a dunning channel, notices are not planned, and the check says so.
+    assert!(
+        check["warnings"]
+            .to_string()
+            .contains("[credit.dunning] channel"),
+        "{check}"
+    );
+    let cases = w.json(&["cases", "list", "--json"]);
+    let nonpayment: Vec<&str> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "nonpayment")
+        .map(|c| c["customer_tenant_id"].as_str().unwrap())
+        .collect();
+    assert!(nonpayment.contains(&late.as_str()), "{nonpayment:?}");
+    assert!(!nonpayment.contains(&in_window.as_str()), "{nonpayment:?}");
+    let r = w.json(&[
+        "receivables",
+        "--json",
+        "--as-of",
+        &end,
+        "--customer",
+        &in_window,
+    ]);
+    assert_eq!(r["totals"][0]["overdue_invoices"], 0, "{r}");
+
+    let scan = w.json(&["scan", "--json"]);
+    assert!(scan["credit"]["as_of"].is_string(), "{scan}");
 }
