@@ -691,6 +691,8 @@ pub struct CheckReport {
     pub actions_planned: u32,
     /// What could not be planned and why (no channel, no subscription known).
     pub warnings: Vec<String>,
+    /// Overdue invoices whose case a person resolved: left alone.
+    pub settled: Vec<String>,
 }
 
 impl CheckReport {
@@ -771,42 +773,50 @@ struct CaseBook {
 }
 
 impl CaseBook {
-    /// Joins the customer's unresolved case of `kind`, or opens one. `prefix` names this check's alerts: a case that
-    /// already holds one is not joined again (so a repeated check changes nothing).
-    fn open_or_join(
+    /// Files `alert` (whose ID names the finding: the customer and its oldest overdue invoice, or the customer and the
+    /// month of a credit-limit breach). A case that already holds it keeps it — and when that case was resolved, the
+    /// partner has decided about this finding: `None`, nothing more is done. Otherwise it joins the customer's
+    /// unresolved case of the same kind, or opens one. A repeated check changes nothing.
+    fn file(
         &mut self,
         alert: &Alert,
-        prefix: &str,
         settings: &Settings,
         now: Instant,
         detail: serde_json::Value,
-    ) -> String {
+    ) -> Option<String> {
         let cases = self
             .by_customer
             .entry(alert.customer_tenant_id.clone())
             .or_default();
-        if let Some(c) = cases
-            .iter_mut()
-            .filter(|c| c.status != CaseStatus::Resolved && c.kind == alert.kind)
-            .max_by_key(|c| c.opened_at)
-        {
-            let mut a = alert.clone();
-            if let Some(existing) = c.alert_ids.iter().find(|i| i.starts_with(prefix)) {
-                a.id = existing.clone();
+        let holder = cases
+            .iter()
+            .position(|c| c.alert_ids.contains(&alert.id))
+            .or_else(|| {
+                cases
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.status != CaseStatus::Resolved && c.kind == alert.kind)
+                    .max_by_key(|(_, c)| c.opened_at)
+                    .map(|(i, _)| i)
+            });
+        if let Some(i) = holder {
+            let c = &mut cases[i];
+            if c.status == CaseStatus::Resolved {
+                return None;
             }
-            if c.join(&a, now) {
+            if c.join(alert, now) {
                 let opened = self.changed.get(&c.id.0).is_some_and(|x| x.1);
                 self.changed
                     .insert(c.id.0.clone(), (c.clone(), opened, detail));
             }
-            return c.id.0.clone();
+            return Some(c.id.0.clone());
         }
         let mut c = Case::open(alert, now, settings.cases.sla());
         c.checklist = checklist::for_kind("nonpayment");
         let id = c.id.0.clone();
         self.changed.insert(id.clone(), (c.clone(), true, detail));
         cases.push(c);
-        id
+        Some(id)
     }
 }
 
@@ -844,9 +854,8 @@ pub async fn check(
     for c in customers.iter().filter(|c| c.exposure.breach) {
         let e = &c.exposure;
         let t = &e.customer_tenant_id;
-        let prefix = format!("credit/credit_limit/{t}/");
         let alert = synthetic_alert(
-            format!("{prefix}{as_of}"),
+            format!("credit/credit_limit/{t}/{}", as_of.format("%Y-%m")),
             t,
             c.name.clone(),
             "credit_limit",
@@ -865,9 +874,8 @@ pub async fn check(
             ),
             "credit control: exposure at or over 100% of the limit".into(),
         );
-        cb.open_or_join(
+        let _ = cb.file(
             &alert,
-            &prefix,
             settings,
             now,
             serde_json::json!({"source": "credit", "kind": "credit_limit", "exposure": e.exposure.to_string(),
@@ -915,14 +923,13 @@ pub async fn check(
         } else {
             60
         };
-        let prefix = format!("credit/nonpayment/{t}/");
         // The evidence: the first day the oldest invoice was past due.
         let past_due = (oldest.due_on + chrono::Duration::days(1))
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default()
             .and_utc();
         let alert = synthetic_alert(
-            format!("{prefix}{}", oldest.invoice_id),
+            format!("credit/nonpayment/{t}/{}", oldest.invoice_id),
             t,
             name(t),
             "nonpayment",
@@ -942,14 +949,19 @@ pub async fn check(
             ),
             "credit control: an invoice past its due date and posting window".into(),
         );
-        let case_id = cb.open_or_join(
+        let Some(case_id) = cb.file(
             &alert,
-            &prefix,
             settings,
             now,
             serde_json::json!({"source": "credit", "kind": "nonpayment", "invoice": oldest.invoice_id,
                 "days_past_due": days, "owed": Money::new(owed, cur).to_string()}),
-        );
+        ) else {
+            report.settled.push(format!(
+                "{t}: invoice {} is overdue but its nonpayment case was resolved: no dunning",
+                oldest.invoice_id
+            ));
+            continue;
+        };
         let subs = store.customer_billing_subscriptions(t).await?;
         for (i, l) in lines.iter().enumerate() {
             for step in policy.steps(l.days_past_due) {

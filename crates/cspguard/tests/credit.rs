@@ -290,6 +290,35 @@ fn credit_check_opens_cases_and_plans_dunning_once() {
         1,
         "{kinds:?}"
     );
+
+    // A person resolves C's nonpayment case (a payment plan was agreed): no more dunning for that invoice, and no new
+    // case for it.
+    let c_case = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "nonpayment" && c["customer_tenant_id"] == C)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = w.run(&["cases", "resolve", &c_case, "--verdict", "legitimate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // On 11-21 C-1 (32 days) would call for suspension; B-1's posting window has closed, so B's case opens.
+    let after = w.json(&["credit", "check", "--json", "--as-of", "2026-11-21"]);
+    assert!(after["settled"].to_string().contains("C-1"), "{after}");
+    assert!(!after["warnings"].to_string().contains("C-1"), "{after}");
+    assert_eq!(after["cases_opened"], 1, "{after}");
+    let cases = w.json(&["cases", "list", "--json"]);
+    let of = |t: &str| {
+        cases["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "nonpayment" && c["customer_tenant_id"] == t)
+            .count()
+    };
+    assert_eq!((of(A), of(B), of(C)), (1, 1, 1));
 }
 
 #[test]
