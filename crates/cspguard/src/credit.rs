@@ -1198,3 +1198,101 @@ pub async fn run(g: &GlobalArgs, command: CreditCommands) -> anyhow::Result<i32>
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn credit_settings_parse_with_toml_dates_or_strings() {
+        let s = settings::parse(
+            r#"
+[notify.billing]
+type = "webhook"
+url_env = "X"
+[credit]
+default_limit = "2500"
+default_country = "de"
+[credit.holidays]
+DE = [2026-10-07, "2026-12-25"]
+[[credit.customers]]
+customer = "795B929E-9A9A-80FD-EA7B-5BF55EB561A4"
+limit = "5000"
+currency = "EUR"
+terms_days = 14
+[credit.dunning]
+reminder_days = [3]
+channel = "billing"
+"#,
+        )
+        .unwrap();
+        let c = &s.credit;
+        assert_eq!(c.default_limit, Some(Decimal::from(2500)));
+        assert_eq!(c.dunning.reminder_days, [3]);
+        assert_eq!(c.dunning.final_notice_day, 21);
+        let cal = c.calendar();
+        assert!(!cal.is_business_day(d("2026-10-07"), None));
+        assert!(!cal.is_business_day(d("2026-12-25"), Some("DE")));
+        assert!(cal.is_business_day(d("2026-10-07"), Some("US")));
+        let book = Book::default();
+        let (limit, src) = book
+            .limit(c, "795b929e-9a9a-80fd-ea7b-5bf55eb561a4")
+            .unwrap();
+        assert_eq!(
+            (limit, src),
+            (Money::parse("5000", "EUR").unwrap(), LimitSource::Settings)
+        );
+        assert_eq!(
+            book.terms(c, "795b929e-9a9a-80fd-ea7b-5bf55eb561a4"),
+            Some(14)
+        );
+        let (limit, src) = book.limit(c, "other").unwrap();
+        assert_eq!(
+            (limit, src),
+            (Money::parse("2500", "USD").unwrap(), LimitSource::Default)
+        );
+    }
+
+    #[test]
+    fn bad_credit_settings_say_what_to_fix() {
+        for (text, says) in [
+            ("[credit]\ndefault_limt = \"1\"\n", "default_limt"),
+            (
+                "[credit]\ndefault_currency = \"dollars\"\n",
+                "default_currency",
+            ),
+            (
+                "[[credit.customers]]\ncustomer = \"acme\"\nlimit = \"1\"\n",
+                "[[credit.customers]] #1",
+            ),
+            (
+                "[credit.dunning]\nchannel = \"mail\"\n",
+                "add [notify.mail]",
+            ),
+            (
+                "[credit.dunning]\nsuspend_after_days = 0\n",
+                "suspend_after_days",
+            ),
+        ] {
+            let e = format!("{:#}", settings::parse(text).unwrap_err());
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn dunning_keys_differ_by_invoice_step_and_target() {
+        let r7 = DunningStep::Reminder { day: 7 };
+        let r14 = DunningStep::Reminder { day: 14 };
+        let k = dunning_key("t", "I1", &r7, "billing");
+        assert_eq!(k, dunning_key("t", "I1", &r7, "billing"));
+        assert_eq!(k.0.len(), 32);
+        assert_ne!(k, dunning_key("t", "I2", &r7, "billing"));
+        assert_ne!(k, dunning_key("t", "I1", &r14, "billing"));
+        assert_ne!(k, dunning_key("t", "I1", &r7, "other"));
+        assert_ne!(k, dunning_key("u", "I1", &r7, "billing"));
+    }
+}
