@@ -48,7 +48,7 @@ use cspguard_domain::{Currency, Event, Instant, Money, PartnerCreditLimit, Tenan
 use cspguard_store::{AuditEntry, CaseChanges, CaseFilter, Store};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Command line
@@ -516,18 +516,11 @@ async fn exposures(
             *t = (*t).max(e);
         }
     }
-    let mut tenants: BTreeMap<String, ()> = BTreeMap::new();
-    for t in usage.keys().chain(book.profiles.keys()) {
-        tenants.insert(t.clone(), ());
-    }
-    for t in open.keys() {
-        tenants.insert((*t).to_string(), ());
-    }
-    for c in &cs.customers {
-        tenants.insert(c.customer.to_ascii_lowercase(), ());
-    }
+    let mut tenants: BTreeSet<String> = usage.keys().chain(book.profiles.keys()).cloned().collect();
+    tenants.extend(open.keys().map(|t| t.to_string()));
+    tenants.extend(cs.customers.iter().map(|c| c.customer.to_ascii_lowercase()));
     let mut out = Vec::new();
-    for t in tenants.keys() {
+    for t in &tenants {
         let limit = book.limit(cs, t);
         let invoices = open.get(t.as_str()).cloned().unwrap_or_default();
         let days = usage.remove(t).unwrap_or_default();
@@ -693,6 +686,8 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
     /// Overdue invoices whose case a person resolved: left alone.
     pub settled: Vec<String>,
+    /// The partner's own standing with Microsoft, when something needs doing (see `credit partner`).
+    pub partner: Vec<String>,
 }
 
 impl CheckReport {
@@ -707,6 +702,9 @@ impl CheckReport {
         );
         for w in &self.warnings {
             s.push_str(&format!("  warning: {w}\n"));
+        }
+        for p in &self.partner {
+            s.push_str(&format!("  partner: {p}\n"));
         }
         s
     }
@@ -831,9 +829,21 @@ pub async fn check(
     let book = Book::load(store).await?;
     let ledger = book.ledger(cs, as_of);
     let customers = exposures(store, &book, &ledger, cs, as_of).await?;
+    let partner = cspguard_credit::standing(
+        &book.partner_bills,
+        &book.partner_payments,
+        &book.partner_limits,
+        &cs.calendar(),
+        as_of,
+    );
     let mut report = CheckReport {
         as_of: Some(as_of),
         alerts: alerts_of(&customers),
+        partner: if partner.suspension_risk || partner.credit_notice.is_some() {
+            partner.advice
+        } else {
+            Vec::new()
+        },
         ..Default::default()
     };
     let mut cb = CaseBook {

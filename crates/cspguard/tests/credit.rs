@@ -226,6 +226,8 @@ fn credit_check_opens_cases_and_plans_dunning_once() {
     // A: nonpayment; C: nonpayment and credit_limit.
     assert_eq!(first["cases_opened"], 3, "{first}");
     assert_eq!(first["overdue_invoices"], 2, "{first}");
+    // The partner's own invoice is past Microsoft's 60-day rule: the check says so.
+    assert!(first["partner"].to_string().contains("60-day"), "{first}");
     let planned = first["actions_planned"].as_u64().unwrap();
     assert!(planned >= 3, "{first}");
 
