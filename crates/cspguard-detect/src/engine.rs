@@ -155,6 +155,13 @@ impl Engine {
         if self.watermark.is_none_or(|w| at > w) {
             self.watermark = Some(at);
         }
+        if matches!(
+            env.event,
+            Event::PartnerInvoice(_) | Event::PartnerPayment(_) | Event::PartnerCreditLimit(_)
+        ) {
+            // The partner's own standing with Microsoft is about no customer: cspguard-credit reads it.
+            return;
+        }
         let Some(tenant) = self.resolve(&env.event) else {
             self.unattributed += 1;
             return;
@@ -188,6 +195,7 @@ impl Engine {
             Event::Invoice(i) => payment::on_invoice(st, i, cfg, &mut out),
             Event::Payment(p) => payment::on_payment(st, &tenant, p, at, &mut out),
             Event::InstrumentChange(c) => payment::on_instrument(st, &tenant, c, cfg, &mut out),
+            Event::PartnerInvoice(_) | Event::PartnerPayment(_) | Event::PartnerCreditLimit(_) => {}
         }
         self.finish(&tenant, out, now, changed);
     }

@@ -93,10 +93,13 @@ pub enum EventKind {
     Invoice,
     Payment,
     InstrumentChange,
+    PartnerInvoice,
+    PartnerPayment,
+    PartnerCreditLimit,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Usage,
         EventKind::SignIn,
         EventKind::ControlPlane,
@@ -107,6 +110,9 @@ impl EventKind {
         EventKind::Invoice,
         EventKind::Payment,
         EventKind::InstrumentChange,
+        EventKind::PartnerInvoice,
+        EventKind::PartnerPayment,
+        EventKind::PartnerCreditLimit,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,6 +126,9 @@ impl EventKind {
             EventKind::Invoice => "invoice",
             EventKind::Payment => "payment",
             EventKind::InstrumentChange => "instrument_change",
+            EventKind::PartnerInvoice => "partner_invoice",
+            EventKind::PartnerPayment => "partner_payment",
+            EventKind::PartnerCreditLimit => "partner_credit_limit",
         }
     }
     pub fn parse(s: &str) -> Option<EventKind> {
@@ -147,6 +156,12 @@ pub enum Event {
     Invoice(Invoice),
     Payment(Payment),
     InstrumentChange(InstrumentChange),
+    /// Microsoft's invoice to the partner (the partner's own standing, not a customer's).
+    PartnerInvoice(PartnerInvoice),
+    /// The partner's payment of a Microsoft invoice.
+    PartnerPayment(PartnerPayment),
+    /// The partner's credit limit with Microsoft, as observed.
+    PartnerCreditLimit(PartnerCreditLimit),
 }
 
 impl Event {
@@ -162,6 +177,9 @@ impl Event {
             Event::Invoice(_) => EventKind::Invoice,
             Event::Payment(_) => EventKind::Payment,
             Event::InstrumentChange(_) => EventKind::InstrumentChange,
+            Event::PartnerInvoice(_) => EventKind::PartnerInvoice,
+            Event::PartnerPayment(_) => EventKind::PartnerPayment,
+            Event::PartnerCreditLimit(_) => EventKind::PartnerCreditLimit,
         }
     }
 
@@ -178,6 +196,10 @@ impl Event {
             Event::Invoice(e) => Some(&e.customer),
             Event::Payment(e) => Some(&e.customer),
             Event::InstrumentChange(e) => Some(&e.customer),
+            // The partner's own standing with Microsoft: about no customer.
+            Event::PartnerInvoice(_) | Event::PartnerPayment(_) | Event::PartnerCreditLimit(_) => {
+                None
+            }
         }
     }
 }
@@ -422,6 +444,36 @@ pub struct InstrumentChange {
     pub at: Instant,
     pub country: Option<String>,
     pub fingerprint: Option<String>,
+}
+
+/// An invoice Microsoft issued to the partner (billing JSONL `partner_invoice`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerInvoice {
+    pub id: InvoiceId,
+    pub issued_on: NaiveDate,
+    pub due_on: NaiveDate,
+    pub amount: Money,
+}
+
+/// The partner's payment to Microsoft (billing JSONL `partner_payment`). `posted_on` is when it showed in Partner
+/// Center's Billing workspace (up to 5 business days after it was made); `None` while it has not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerPayment {
+    pub id: PaymentId,
+    pub invoice: Option<InvoiceId>,
+    pub amount: Money,
+    pub submitted_on: NaiveDate,
+    pub posted_on: Option<NaiveDate>,
+    pub status: PaymentStatus,
+}
+
+/// The partner's credit limit with Microsoft on a day (billing JSONL `partner_credit_limit`), and what Partner Center
+/// said was used of it, where known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerCreditLimit {
+    pub observed_on: NaiveDate,
+    pub limit: Money,
+    pub used: Option<Money>,
 }
 
 #[cfg(test)]

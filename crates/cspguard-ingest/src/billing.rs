@@ -1,4 +1,5 @@
-//! The partner's own billing records (JSON Lines, `type` = customer | invoice | payment | instrument).
+//! The partner's own billing records (JSON Lines, `type` = customer | invoice | payment | instrument), and the partner's
+//! own standing with Microsoft (`partner_invoice` | `partner_payment` | `partner_credit_limit`: no customer).
 //!
 //! Every record is keyed by its canonical content: a re-delivered record is a duplicate, a changed one (a payment that
 //! went from failed to refunded, a corrected invoice) is a new fact.
@@ -9,8 +10,9 @@ use crate::{ImportOptions, SourceKind};
 use chrono::{NaiveDate, TimeZone, Utc};
 use cspguard_domain::{
     Currency, CustomerProfile, Envelope, Event, IdempotencyKey, Instant, InstrumentAction,
-    InstrumentChange, InstrumentId, InstrumentKind, Invoice, InvoiceId, Money, Payment, PaymentId,
-    PaymentStatus, ResellerMpnId, SourceRef, TenantId,
+    InstrumentChange, InstrumentId, InstrumentKind, Invoice, InvoiceId, Money, PartnerCreditLimit,
+    PartnerInvoice, PartnerPayment, Payment, PaymentId, PaymentStatus, ResellerMpnId, SourceRef,
+    TenantId,
 };
 
 pub(crate) struct Billing;
@@ -29,6 +31,30 @@ fn money(o: &Obj, amount_key: &str, currency_key: &str) -> FieldResult<Money> {
 
 fn start_of(d: NaiveDate) -> Instant {
     Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN))
+}
+
+fn status(o: &Obj) -> FieldResult<PaymentStatus> {
+    pick(
+        "status",
+        &o.str("status")?,
+        &[
+            ("succeeded", PaymentStatus::Succeeded),
+            ("failed", PaymentStatus::Failed),
+            ("refunded", PaymentStatus::Refunded),
+            ("disputed", PaymentStatus::Disputed),
+        ],
+    )
+}
+
+fn opt_invoice(o: &Obj) -> FieldResult<Option<InvoiceId>> {
+    match o.opt_str("invoice_id") {
+        Some(i) => {
+            Ok(Some(InvoiceId::parse(&i).map_err(|e| {
+                FieldError::new("invoice_id", e.to_string())
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 fn pick<T: Copy>(field: &str, value: &str, options: &[(&str, T)]) -> FieldResult<T> {
@@ -51,10 +77,13 @@ impl JsonShape for Billing {
         SourceKind::Billing
     }
     fn looks_like(&self, o: &Obj) -> bool {
-        o.has("type") && o.has("customer_tenant_id")
+        o.has("type")
+            && (o.has("customer_tenant_id")
+                || o.opt_str("type")
+                    .is_some_and(|t| t.to_ascii_lowercase().starts_with("partner_")))
     }
     fn expected(&self) -> &'static str {
-        "type and customer_tenant_id keys"
+        "type and customer_tenant_id keys (or type partner_invoice, partner_payment, partner_credit_limit)"
     }
 
     fn convert(
@@ -176,10 +205,58 @@ impl JsonShape for Billing {
                 };
                 (Event::InstrumentChange(i), at)
             }
+            "partner_invoice" => {
+                let issued_on = o.date("issued_on")?;
+                let inv = PartnerInvoice {
+                    id: InvoiceId::parse(&o.str("invoice_id")?)
+                        .map_err(|e| FieldError::new("invoice_id", e.to_string()))?,
+                    issued_on,
+                    due_on: o.date("due_on")?,
+                    amount: money(&o, "amount", "currency")?,
+                };
+                (Event::PartnerInvoice(inv), start_of(issued_on))
+            }
+            "partner_payment" => {
+                let submitted_on = o.date("submitted_on")?;
+                let posted_on = o.opt_date("posted_on")?;
+                let p = PartnerPayment {
+                    id: PaymentId::parse(&o.str("payment_id")?)
+                        .map_err(|e| FieldError::new("payment_id", e.to_string()))?,
+                    invoice: opt_invoice(&o)?,
+                    amount: money(&o, "amount", "currency")?,
+                    submitted_on,
+                    posted_on,
+                    status: status(&o)?,
+                };
+                (
+                    Event::PartnerPayment(p),
+                    start_of(posted_on.unwrap_or(submitted_on).max(submitted_on)),
+                )
+            }
+            "partner_credit_limit" => {
+                let observed_on = o.date("observed_on")?;
+                let limit = money(&o, "amount", "currency")?;
+                let used = match o.opt_str("used") {
+                    Some(u) => Some(Money::new(
+                        cspguard_domain::parse_decimal(&u)
+                            .map_err(|e| FieldError::new("used", e.to_string()))?,
+                        limit.currency,
+                    )),
+                    None => None,
+                };
+                (
+                    Event::PartnerCreditLimit(PartnerCreditLimit {
+                        observed_on,
+                        limit,
+                        used,
+                    }),
+                    start_of(observed_on),
+                )
+            }
             other => {
                 return Err(FieldError::new(
                     "type",
-                    format!("{other:?} is not a billing record type (customer, invoice, payment, instrument)"),
+                    format!("{other:?} is not a billing record type (customer, invoice, payment, instrument, partner_invoice, partner_payment, partner_credit_limit)"),
                 ))
             }
         };
@@ -200,7 +277,7 @@ impl JsonShape for Billing {
 mod tests {
     use crate::testing::{example, run};
     use crate::SourceKind;
-    use cspguard_domain::{Event, EventKind};
+    use cspguard_domain::{Event, EventKind, Money};
 
     #[test]
     fn every_record_type_from_the_example() {
@@ -241,5 +318,36 @@ mod tests {
         assert_eq!(lines, [1, 2, 3]);
         assert_eq!(c.rejects[0].field.as_deref(), Some("amount"));
         assert!(c.rejects[2].reason.contains("not one of"));
+    }
+
+    #[test]
+    fn the_partners_own_microsoft_records() {
+        let input = concat!(
+            r#"{"type":"partner_invoice","invoice_id":"G012345678","issued_on":"2026-09-08","due_on":"2026-10-08","amount":"51234.10","currency":"USD"}"#,
+            "\n",
+            r#"{"type":"partner_payment","payment_id":"wire-77","invoice_id":"G012345678","amount":"51234.10","currency":"USD","submitted_on":"2026-10-08","posted_on":null,"status":"succeeded"}"#,
+            "\n",
+            r#"{"type":"partner_credit_limit","observed_on":"2026-10-01","amount":"150000","currency":"USD","used":"120000"}"#,
+            "\n",
+            r#"{"type":"partner_payment","payment_id":"w","amount":"1","currency":"USD","status":"succeeded"}"#,
+            "\n"
+        );
+        let c = run(SourceKind::Billing, input, None).unwrap();
+        let kinds: Vec<EventKind> = c.events.iter().map(|e| e.event.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::PartnerInvoice,
+                EventKind::PartnerPayment,
+                EventKind::PartnerCreditLimit
+            ]
+        );
+        assert!(c.events.iter().all(|e| e.event.customer().is_none()));
+        let Event::PartnerCreditLimit(l) = &c.events[2].event else {
+            panic!()
+        };
+        assert_eq!(l.used.unwrap(), Money::parse("120000", "USD").unwrap());
+        assert_eq!(c.rejects.len(), 1);
+        assert_eq!(c.rejects[0].field.as_deref(), Some("submitted_on"));
     }
 }

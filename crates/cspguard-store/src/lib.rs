@@ -23,6 +23,7 @@
 mod access;
 mod bulk;
 mod cases;
+mod credit;
 mod derived;
 mod detection;
 mod schema;
@@ -39,6 +40,7 @@ pub use bulk::BulkWriter;
 pub use cases::{
     ActionRow, ActionUpdate, AuditEntry, AuditFilter, CaseChanges, CaseFilter, CaseRow, Committed,
 };
+pub use credit::{CustomerDailyCost, BILLING_KINDS};
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
 

@@ -701,7 +701,11 @@ pub async fn timeline(
                         .unwrap_or_default()
                 ),
             ),
-            Event::CustomerProfile(_) | Event::Usage(_) => continue,
+            Event::CustomerProfile(_)
+            | Event::Usage(_)
+            | Event::PartnerInvoice(_)
+            | Event::PartnerPayment(_)
+            | Event::PartnerCreditLimit(_) => continue,
         };
         out.push(TimelineEntry {
             at,

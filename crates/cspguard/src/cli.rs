@@ -120,6 +120,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ActionsCommand,
     },
+    /// Receivables and credit control (`receivables`, `credit`, `credit check`, `credit partner`).
+    #[command(flatten)]
+    Credit(crate::credit::CreditCommands),
     /// Pull from external services into the event store.
     Sync {
         #[command(subcommand)]

@@ -196,6 +196,7 @@ fn message(a: &ActionRecord, case: &Case) -> Message {
             ("Score".into(), case.score.to_string()),
             ("Money at risk".into(), case.money_at_risk.to_string()),
             ("Respond by".into(), case.respond_due.to_rfc3339()),
+            ("Reason".into(), a.reason.clone()),
         ],
     }
 }

@@ -7,6 +7,8 @@
 //! - [`detect`]: `scan`, `alerts`, `customer`: the detection stage over the store;
 //! - [`cases`]: `cases …`: alerts open or join cases, playbooks plan actions, people work the cases; timelines;
 //! - [`actions`]: `actions …`: approvals and the executor (idempotent, retried, circuit-broken, audited);
+//! - [`credit`]: `receivables`, `credit …`: aging, exposure against limits, dunning into cases and actions, the
+//!   partner's standing with Microsoft;
 //! - [`sync`]: `sync partner-center`: resumable pulls from Partner Center into the event store;
 //! - [`server`]: `serve`: the REST API, its authentication, roles and reseller scope;
 //! - [`users`]: `users …`, `audit verify`, and starting the server;
@@ -47,6 +49,7 @@ macro_rules! outln {
 pub mod actions;
 pub mod cases;
 pub mod cli;
+pub mod credit;
 pub mod demo;
 pub mod detect;
 pub mod detect_series;

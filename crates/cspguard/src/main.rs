@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve { listen } => cspguard::users::serve(&cli.global, &listen).await,
         Command::Users { command } => cspguard::users::users(&cli.global, command).await,
         Command::Audit { command } => cspguard::users::audit(&cli.global, command).await,
+        Command::Credit(command) => cspguard::credit::run(&cli.global, command).await,
     }
 }
 
@@ -148,14 +149,17 @@ async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
     let store = open_store(g).await?;
     let report = detect::scan(&store, &settings, args.from_start).await?;
     let intake = cspguard::cases::intake(&store, &settings, chrono::Utc::now()).await?;
+    let credit = cspguard::credit::check_now(&store, &settings).await?;
     store.close().await;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["cases"] = serde_json::to_value(&intake)?;
+        v["credit"] = serde_json::to_value(&credit)?;
         cspguard::outln!("{}", serde_json::to_string(&v)?);
     } else {
         cspguard::out!("{}", report.render());
         cspguard::out!("{}", intake.render());
+        cspguard::out!("{}", credit.render());
     }
     Ok(exit::OK)
 }

@@ -64,6 +64,11 @@
 //! # base_url = "https://api.partnercenter.microsoft.com"   (US Government: its own URL)
 //! # authority = "https://login.microsoftonline.com"
 //!
+//! [credit]                       # credit control: limits, holidays, dunning (see crate::credit and docs/credit.md)
+//! default_limit = "5000"
+//! [credit.dunning]
+//! channel = "billing"
+//!
 //! [graph]                        # for revoking sessions in customer tenants (GDAP)
 //! client_id = "<app id>"
 //! client_secret_env = "CSPGUARD_GRAPH_CLIENT_SECRET"
@@ -102,6 +107,8 @@ struct File {
     partner_center: Option<PartnerCenterSettings>,
     #[serde(default)]
     graph: Option<GraphSettings>,
+    #[serde(default)]
+    credit: crate::credit::CreditSettings,
 }
 
 /// `[cases]`.
@@ -294,6 +301,8 @@ pub struct Settings {
     pub playbook_specs: Vec<PlaybookSpec>,
     pub partner_center: Option<PartnerCenterSettings>,
     pub graph: Option<GraphSettings>,
+    /// `[credit]`: limits, holidays, dunning (see [`crate::credit`]).
+    pub credit: crate::credit::CreditSettings,
 }
 
 impl Settings {
@@ -373,8 +382,10 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
         playbook_specs: file.playbooks,
         partner_center: file.partner_center,
         graph: file.graph,
+        credit: file.credit,
     };
     s.playbooks()?;
+    s.credit.validate(s.notify.keys())?;
     Ok(s)
 }
 
