@@ -24,6 +24,7 @@ mod bulk;
 mod cases;
 mod derived;
 mod detection;
+mod exceptions;
 mod schema;
 mod segment;
 
@@ -39,6 +40,7 @@ pub use cases::{
 };
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
+pub use exceptions::{ExceptionRow, Opened, ScreeningRow};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
