@@ -61,6 +61,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cases { command } => cspguard::cases::run(&cli.global, command).await,
         Command::Actions { command } => cspguard::actions::run(&cli.global, command).await,
         Command::Sync { command } => cspguard::sync::run(&cli.global, command).await,
+        Command::Screen(args) => cspguard::screen::run(&cli.global, args).await,
+        Command::Exception { command } => cspguard::exception::run(&cli.global, command).await,
     }
 }
 
@@ -145,14 +147,17 @@ async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
     let store = open_store(g).await?;
     let report = detect::scan(&store, &settings, args.from_start).await?;
     let intake = cspguard::cases::intake(&store, &settings, chrono::Utc::now()).await?;
+    let screening = cspguard::screen::screen_new(&store, &settings, chrono::Utc::now()).await?;
     store.close().await;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["cases"] = serde_json::to_value(&intake)?;
+        v["screening"] = serde_json::to_value(&screening)?;
         cspguard::outln!("{}", serde_json::to_string(&v)?);
     } else {
         cspguard::out!("{}", report.render());
         cspguard::out!("{}", intake.render());
+        cspguard::out!("{}", screening.render());
     }
     Ok(exit::OK)
 }

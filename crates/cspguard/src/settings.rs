@@ -67,6 +67,12 @@
 //! [graph]                        # for revoking sessions in customer tenants (GDAP)
 //! client_id = "<app id>"
 //! client_secret_env = "CSPGUARD_GRAPH_CLIENT_SECRET"
+//!
+//! [screening]                    # onboarding screening (every key optional; see cspguard_exception::screening)
+//! high_risk_countries = ["KP", "IR", "MM"]   # ISO 3166 alpha-2; default: FATF's call-for-action list
+//! velocity_window_days = 7       # sign-ups sharing an IP, domain or card fingerprint within this many days...
+//! velocity_min_customers = 3     # ...this many customers (the one screened included) is sign-up velocity
+//! case_threshold = 60            # a score at or above this opens a new_customer_risk case
 //! ```
 
 use crate::cli::GlobalArgs;
@@ -75,6 +81,7 @@ use cspguard_cases::{ApprovalPolicy, PlaybookSpec, Playbooks, SlaPolicy};
 use cspguard_detect::Severity;
 use cspguard_detect::{DetectConfig, Engine, RuleSet, RuleSpec, Suppression};
 use cspguard_domain::TenantId;
+use cspguard_exception::ScreeningConfig;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -102,6 +109,8 @@ struct File {
     partner_center: Option<PartnerCenterSettings>,
     #[serde(default)]
     graph: Option<GraphSettings>,
+    #[serde(default)]
+    screening: ScreeningConfig,
 }
 
 /// `[cases]`.
@@ -294,6 +303,7 @@ pub struct Settings {
     pub playbook_specs: Vec<PlaybookSpec>,
     pub partner_center: Option<PartnerCenterSettings>,
     pub graph: Option<GraphSettings>,
+    pub screening: ScreeningConfig,
 }
 
 impl Settings {
@@ -373,6 +383,7 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
         playbook_specs: file.playbooks,
         partner_center: file.partner_center,
         graph: file.graph,
+        screening: file.screening,
     };
     s.playbooks()?;
     Ok(s)
