@@ -3,7 +3,10 @@
 //!
 //! **First fraudulent usage date.** The incident starts `lead_days` (2) before the case's first evidence (a sign-in
 //! from a new place, a deployment, a spend spike: a usage day is only known once it ends, so its evidence can come a
-//! day after the usage). The baseline is the `baseline_days` (30) before that. A usage line on or after the incident
+//! day after the usage) — or earlier, on the first usage day of a resource the alerts name, when that resource first
+//! appeared at most `named_lookback_days` (7) before (an alert that came late, e.g. Microsoft's after days of mining;
+//! a named resource older than that was already there and does not move the start). The baseline is the
+//! `baseline_days` (30) before the incident start. A usage line on or after the incident
 //! start is *linked to the incident* when
 //! 1. its resource is named in the case's alerts (their evidence), or
 //! 2. its resource was not used in the baseline and its meter was not used in the baseline (a GPU meter the customer
@@ -96,6 +99,8 @@ pub struct Incident {
     pub resource_ids: Vec<String>,
     /// The date of the case's first evidence.
     pub first_evidence: NaiveDate,
+    /// A person's first fraudulent usage date, with the reason (it replaces the computed one).
+    pub first_usage_override: Option<(NaiveDate, String)>,
 }
 
 /// How lines are linked to an incident.
@@ -105,6 +110,8 @@ pub struct SelectConfig {
     pub baseline_days: i64,
     /// The incident starts this many days before the first evidence.
     pub lead_days: i64,
+    /// A resource named in the alerts that first appeared at most this many days before that moves the start back.
+    pub named_lookback_days: i64,
 }
 
 impl Default for SelectConfig {
@@ -112,6 +119,7 @@ impl Default for SelectConfig {
         SelectConfig {
             baseline_days: 30,
             lead_days: 2,
+            named_lookback_days: 7,
         }
     }
 }
@@ -174,13 +182,34 @@ pub fn select(
     cfg: &SelectConfig,
     overrides: &BTreeMap<String, Override>,
 ) -> Selection {
-    let incident_start = incident.first_evidence - Duration::days(cfg.lead_days);
-    let baseline_from = incident_start - Duration::days(cfg.baseline_days);
     let named: HashSet<String> = incident
         .resource_ids
         .iter()
         .map(|r| r.to_ascii_lowercase())
         .collect();
+    let mut incident_start = incident.first_evidence - Duration::days(cfg.lead_days);
+    let mut named_first: HashMap<String, NaiveDate> = HashMap::new();
+    for l in lines {
+        if let Some(r) = l.resource_id.as_deref().map(str::to_ascii_lowercase) {
+            if named.contains(&r) {
+                let e = named_first.entry(r).or_insert(l.usage_date);
+                *e = (*e).min(l.usage_date);
+            }
+        }
+    }
+    let earliest_new = incident_start - Duration::days(cfg.named_lookback_days);
+    if let Some(d) = named_first.values().filter(|d| **d >= earliest_new).min() {
+        incident_start = incident_start.min(*d);
+    }
+    let start_why = if incident_start < incident.first_evidence - Duration::days(cfg.lead_days) {
+        "the first usage of a new resource the alerts name".to_string()
+    } else {
+        format!(
+            "{} days before the first evidence, {}",
+            cfg.lead_days, incident.first_evidence
+        )
+    };
+    let baseline_from = incident_start - Duration::days(cfg.baseline_days);
     let mut base_res: HashSet<&str> = HashSet::new();
     let mut base_meter: HashSet<&str> = HashSet::new();
     let mut base_region: HashSet<&str> = HashSet::new();
@@ -242,15 +271,24 @@ pub fn select(
         .enumerate()
         .filter_map(|(i, l)| link(l).map(|why| (i, why)))
         .collect();
-    let first = linked.iter().map(|(i, _)| lines[*i].usage_date).min();
-    let how = match first {
-        Some(f) => format!(
+    let computed = linked.iter().map(|(i, _)| lines[*i].usage_date).min();
+    let first = incident
+        .first_usage_override
+        .as_ref()
+        .map(|(d, _)| *d)
+        .or(computed);
+    let how = match (&incident.first_usage_override, first) {
+        (Some((d, why)), _) => format!(
+            "set by a person to {d}: {why} (computed: {})",
+            computed.map_or("none".to_string(), |c| c.to_string())
+        ),
+        (None, Some(f)) => format!(
             "the earliest usage date ({f}) of a line linked to the incident: a resource named in the case's alerts, \
              or a new resource on a meter or in a region not used in the {} days before the incident start \
-             ({incident_start}, {} days before the first evidence)",
-            cfg.baseline_days, cfg.lead_days
+             ({incident_start}: {start_why})",
+            cfg.baseline_days
         ),
-        None => format!(
+        (None, None) => format!(
             "no usage line on or after the incident start ({incident_start}) is linked to the incident: no resource \
              named in the case's alerts, no new meter or region"
         ),
@@ -451,6 +489,7 @@ mod tests {
         Incident {
             resource_ids: named.iter().map(|s| s.to_string()).collect(),
             first_evidence: d(first_evidence),
+            first_usage_override: None,
         }
     }
 
@@ -539,6 +578,46 @@ mod tests {
         );
         assert_eq!(t.by_resource.len(), 3);
         assert_eq!(t.by_meter.len(), 2);
+    }
+
+    #[test]
+    fn a_late_alert_naming_a_new_resource_moves_the_start_back_but_an_old_one_does_not() {
+        let lines = vec![
+            line("b1", "2026-08-10", "/r/web", "d2", "westeurope", "5"),
+            // The miner runs from 09-01; the only alert (Microsoft's) comes on 09-07 and names it.
+            line("m1", "2026-09-01", "/r/miner", "nc24", "westeurope", "100"),
+            line("m2", "2026-09-02", "/r/miner2", "nd96", "uksouth", "100"),
+            line("m3", "2026-09-07", "/r/miner", "nc24", "westeurope", "100"),
+        ];
+        let s = sel(&lines, &incident("2026-09-07", &["/r/miner"]));
+        assert_eq!(s.incident_start, d("2026-09-01"));
+        assert_eq!(s.first_fraudulent_usage, Some(d("2026-09-01")));
+        assert_eq!(
+            s.totals().unwrap().lines,
+            3,
+            "m2: a new meter once the start moved"
+        );
+        // A named resource in use since long before (the attacker reused it) does not move the start.
+        let s = sel(&lines, &incident("2026-09-07", &["/r/web"]));
+        assert_eq!(s.incident_start, d("2026-09-05"));
+        // ...so the miner, running since 09-01, is baseline use and nothing is linked...
+        assert_eq!(s.first_fraudulent_usage, None);
+        // ...until a person sets the date; then the window's lines are listed for them to include.
+        let mut inc = incident("2026-09-07", &["/r/web"]);
+        inc.first_usage_override = Some((
+            d("2026-09-01"),
+            "Microsoft's alert: mining since 09-01".into(),
+        ));
+        let s = sel(&lines, &inc);
+        assert_eq!(s.first_fraudulent_usage, Some(d("2026-09-01")));
+        assert!(
+            s.how
+                .starts_with("set by a person to 2026-09-01: Microsoft's alert"),
+            "{}",
+            s.how
+        );
+        assert_eq!(s.lines.len(), 3);
+        assert_eq!(s.lines[0].day, 1);
     }
 
     #[test]

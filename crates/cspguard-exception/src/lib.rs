@@ -26,7 +26,7 @@ pub use eligibility::{
     check, classify_plan, deadline, Deadline, Eligibility, EligibilityFacts, OtherRequest,
     PlanKind, RuleResult, FILING_DAYS, PROGRAM_START, WARN_DAYS,
 };
-pub use request::{ExceptionRequest, RequestError, RequestStatus};
+pub use request::{ExceptionRequest, FirstUsage, RequestError, RequestStatus};
 pub use screening::{
     screen, Applicant, Control, InstrumentFact, Reason, Screening, ScreeningConfig,
 };

@@ -4,6 +4,7 @@
 //! with a UNIQUE constraint.
 
 use crate::claim::Override;
+use chrono::NaiveDate;
 use cspguard_domain::{Instant, Money};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,6 +52,9 @@ pub struct ExceptionRequest {
     pub updated_at: Instant,
     /// The user's decisions, by line ID.
     pub overrides: BTreeMap<String, Override>,
+    /// A person's first fraudulent usage date (replaces the computed one).
+    #[serde(default)]
+    pub first_usage: Option<FirstUsage>,
     pub ticket: Option<String>,
     pub submitted_at: Option<Instant>,
     pub submitted_by: Option<String>,
@@ -59,6 +63,15 @@ pub struct ExceptionRequest {
     pub credited: Option<Money>,
     pub decided_at: Option<Instant>,
     pub decision_note: Option<String>,
+}
+
+/// A first fraudulent usage date set by a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstUsage {
+    pub date: NaiveDate,
+    pub reason: String,
+    pub by: String,
+    pub at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -128,6 +141,7 @@ impl ExceptionRequest {
             created_by: by.to_string(),
             updated_at: now,
             overrides: BTreeMap::new(),
+            first_usage: None,
             ticket: None,
             submitted_at: None,
             submitted_by: None,
@@ -173,6 +187,31 @@ impl ExceptionRequest {
                 at: now,
             },
         );
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Sets the first fraudulent usage date by hand (when the evidence missed it or dated it wrong).
+    pub fn set_first_usage(
+        &mut self,
+        date: NaiveDate,
+        reason: &str,
+        by: &str,
+        now: Instant,
+    ) -> Result<(), RequestError> {
+        self.need(
+            RequestStatus::Draft,
+            "the first usage date can be changed on",
+        )?;
+        if reason.trim().is_empty() {
+            return Err(RequestError::NeedsReason);
+        }
+        self.first_usage = Some(FirstUsage {
+            date,
+            reason: reason.trim().to_string(),
+            by: by.to_string(),
+            at: now,
+        });
         self.updated_at = now;
         Ok(())
     }
@@ -282,6 +321,14 @@ mod tests {
         );
         r.set_line("abc", false, "customer's own", "ana", now())
             .unwrap();
+        let day = "2026-09-01".parse().unwrap();
+        assert_eq!(
+            r.set_first_usage(day, "", "ana", now()),
+            Err(RequestError::NeedsReason)
+        );
+        r.set_first_usage(day, "Microsoft's alert", "ana", now())
+            .unwrap();
+        assert_eq!(r.first_usage.as_ref().map(|f| f.date), Some(day));
         r.submit(
             Some(" 2409180010001234 "),
             Money::parse("10", "USD").ok(),
@@ -291,6 +338,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.ticket.as_deref(), Some("2409180010001234"));
         assert!(r.set_line("abc", true, "x", "ana", now()).is_err());
+        assert!(r.set_first_usage(day, "x", "ana", now()).is_err());
         assert_eq!(r.approve(None, None, now()), Err(RequestError::NeedsAmount));
         r.approve(Money::parse("9.50", "USD").ok(), Some("partial"), now())
             .unwrap();

@@ -39,6 +39,17 @@ pub enum ExceptionCommand {
     Exclude(LineArgs),
     /// Put a line of the claim window into the claim.
     Include(LineArgs),
+    /// Set the first fraudulent usage date by hand, when the evidence missed it or dated it wrong (day 1 of the
+    /// claim and the start of the 60 days).
+    FirstUsage {
+        /// The request ID (EX-...) or the customer tenant ID.
+        request: String,
+        /// YYYY-MM-DD
+        date: NaiveDate,
+        /// Why: goes into the claim and the audit log.
+        #[arg(long)]
+        reason: String,
+    },
     /// Write the request's package: a Markdown and a PDF document, the charges as CSV, the timeline and evidence as
     /// JSON. Opens the draft request if the case has none.
     Package(PackageArgs),
@@ -128,14 +139,15 @@ pub struct Assessment {
     pub selection: Selection,
 }
 
-/// Usage is read from this many days before the incident start (the baseline) to this many after the first evidence.
+/// Usage is read from the earliest possible baseline start to this many days after the first evidence.
 const READ_AFTER_DAYS: i64 = 90;
 
 /// The claim and the rules for `case`, with the tenant's request (its overrides apply when it is this case's).
 pub async fn assess(store: &Store, case: &Case, as_of: NaiveDate) -> anyhow::Result<Assessment> {
     let cfg = SelectConfig::default();
     let first_evidence = case.first_evidence_at.date_naive();
-    let from = first_evidence - Duration::days(cfg.lead_days + cfg.baseline_days);
+    let from = first_evidence
+        - Duration::days(cfg.lead_days + cfg.named_lookback_days + cfg.baseline_days);
     let to = first_evidence + Duration::days(READ_AFTER_DAYS);
     let lines: Vec<ChargeLine> = store
         .usage_lines(&case.azure_subscription_ids, from, to)
@@ -144,14 +156,14 @@ pub async fn assess(store: &Store, case: &Case, as_of: NaiveDate) -> anyhow::Res
         .map(|(k, u)| ChargeLine::from_usage(k, u))
         .collect();
     let request = load_request(store, &case.customer_tenant_id).await?;
-    let overrides = request
-        .as_ref()
-        .filter(|r| r.case_id == case.id.0)
-        .map(|r| r.overrides.clone())
-        .unwrap_or_default();
+    let own = request.as_ref().filter(|r| r.case_id == case.id.0);
+    let overrides = own.map(|r| r.overrides.clone()).unwrap_or_default();
     let incident = Incident {
         resource_ids: case.resource_ids.clone(),
         first_evidence,
+        first_usage_override: own
+            .and_then(|r| r.first_usage.as_ref())
+            .map(|f| (f.date, format!("{} ({})", f.reason, f.by))),
     };
     let selection = select(&lines, &incident, &cfg, &overrides);
     let totals = selection
@@ -363,6 +375,11 @@ pub async fn run(g: &GlobalArgs, command: ExceptionCommand) -> anyhow::Result<i3
         }
         ExceptionCommand::Exclude(a) => set_line(&store, a, false, &actor, now).await,
         ExceptionCommand::Include(a) => set_line(&store, a, true, &actor, now).await,
+        ExceptionCommand::FirstUsage {
+            request,
+            date,
+            reason,
+        } => set_first_usage(&store, &request, date, &reason, &actor, now).await,
         ExceptionCommand::Package(a) => package(&store, a, &actor, now).await,
         ExceptionCommand::Status(a) => status(&store, a, &actor, now).await,
         ExceptionCommand::List { json } => list(&store, json).await,
@@ -536,6 +553,39 @@ async fn set_line(
         line.line.cost,
         line.line.usage_date,
         if included { "included" } else { "excluded" }
+    );
+    Ok(crate::exit::OK)
+}
+
+async fn set_first_usage(
+    store: &Store,
+    key: &str,
+    date: NaiveDate,
+    reason: &str,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<i32> {
+    let (mut r, version) = find_request(store, key).await?;
+    let before = r.first_usage.as_ref().map(|f| f.date);
+    r.set_first_usage(date, reason, actor, now)?;
+    store
+        .update_exception_request(
+            &request_row(&r)?,
+            version,
+            &[AuditEntry::new(
+                now,
+                actor,
+                "exception.first_usage_set",
+                serde_json::json!({"request": r.id, "date": date, "before": before, "reason": reason}),
+            )
+            .case(&r.case_id)],
+        )
+        .await?;
+    outln!(
+        "{}: first fraudulent usage date set to {date}; day 30 is {}, the deadline {}",
+        r.id,
+        claim_last_day(date),
+        cspguard_exception::deadline(date, now.date_naive()).deadline
     );
     Ok(crate::exit::OK)
 }

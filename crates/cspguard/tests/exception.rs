@@ -295,6 +295,32 @@ fn a_verified_compromise_is_checked_packaged_and_filed_once_per_tenant() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not in the claim window"));
 
+    // A person can move the first fraudulent usage date (day 1 and the 60 days follow it).
+    b.ok(&[
+        "exception",
+        "first-usage",
+        COMPROMISED,
+        "2026-09-07",
+        "--reason",
+        "the 09-06 usage was a test",
+    ]);
+    let c = b.json(&["exception", "check", &case, "--json", "--as-of", AS_OF]);
+    assert_eq!(c["first_fraudulent_usage"], "2026-09-07");
+    assert_eq!(c["deadline"]["deadline"], "2026-11-05");
+    assert!(c["how_found"]
+        .as_str()
+        .unwrap()
+        .starts_with("set by a person to 2026-09-07"));
+    assert!(dec(&c["totals"]["total"]["amount"]) < total);
+    b.ok(&[
+        "exception",
+        "first-usage",
+        &request,
+        "2026-09-06",
+        "--reason",
+        "reviewed: 09-06 was the attacker",
+    ]);
+
     // Filed; then no second request for the tenant, ever.
     let o = b.run(&["exception", "status", &request, "submitted"], None);
     assert!(
@@ -367,6 +393,7 @@ fn a_verified_compromise_is_checked_packaged_and_filed_once_per_tenant() {
         "exception.packaged",
         "exception.line_excluded",
         "exception.line_included",
+        "exception.first_usage_set",
         "exception.submitted",
         "exception.approved",
     ] {
