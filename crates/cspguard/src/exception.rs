@@ -51,7 +51,7 @@ pub enum ExceptionCommand {
         reason: String,
     },
     /// Write the request's package: a Markdown and a PDF document, the charges as CSV, the timeline and evidence as
-    /// JSON. Opens the draft request if the case has none.
+    /// JSON. Opens the draft request if the case has none; packages the case's request again in any status.
     Package(PackageArgs),
     /// Record the request's status: submitted --ticket N, approved --credited AMOUNT, denied.
     Status(StatusArgs),
@@ -710,7 +710,12 @@ pub struct Package {
 
 async fn package(store: &Store, a: PackageArgs, actor: &str, now: Instant) -> anyhow::Result<i32> {
     let case = find_case(store, &a.case).await?;
-    let req = open_request(store, &case, actor, now).await?;
+    // The case's own request is packaged again whatever its status (Microsoft may ask for the document again);
+    // otherwise a draft is opened, which the once-per-tenant rule may refuse.
+    let req = match load_request(store, &case.customer_tenant_id).await? {
+        Some(r) if r.case_id == case.id.0 => r,
+        _ => open_request(store, &case, actor, now).await?,
+    };
     let x = assess(store, &case, a.as_of.unwrap_or(now.date_naive())).await?;
     let timeline = crate::cases::timeline(store, &case, 500).await?;
     let audit: Vec<AuditJson> = store
