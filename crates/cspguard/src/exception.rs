@@ -213,7 +213,14 @@ pub async fn case_deadline(
     if case.azure_subscription_ids.is_empty() {
         return Ok(None);
     }
-    Ok(assess(store, case, today).await?.deadline)
+    // A claim that cannot be totalled (mixed currencies) still has a deadline: the view must not fail on it.
+    match assess(store, case, today).await {
+        Ok(x) => Ok(x.deadline),
+        Err(e) => {
+            tracing::warn!("case {}: no fraud-credit deadline: {e:#}", case.id);
+            Ok(None)
+        }
+    }
 }
 
 /// Whether a case could be the subject of a fraud-credit request: not a payment or onboarding case, not found
