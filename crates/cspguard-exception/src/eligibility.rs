@@ -3,7 +3,8 @@
 //! - `new_commerce_azure_plan`: the claimed charges are Azure plan (new commerce) consumption — see [`classify_plan`];
 //! - `on_or_after_2023_04_01`: the first fraudulent usage is on or after 2023-04-01;
 //! - `verified_compromise`: the case is resolved with the verdict Fraud;
-//! - `first_request_for_tenant`: no other request was ever made for the customer tenant ID (one per tenant, ever);
+//! - `first_instance_for_tenant`: no earlier compromise of the tenant was verified (Microsoft covers a first-time
+//!   instance) and no other request was ever made for the customer tenant ID (one per tenant, ever);
 //! - `within_60_days`: filed within 60 calendar days of the first fraudulent usage date. Counting that date as day 1
 //!   (as the 30-day claim window does), day 60 is the deadline: `first + 59 days`. This is the stricter of the two
 //!   readings ("within 60 days of" could also allow `first + 60`): filing a day early costs nothing, a day late
@@ -96,6 +97,8 @@ pub struct EligibilityFacts<'a> {
     pub lines: &'a [ClaimLine],
     /// The customer tenant's request, if one exists (it may be this case's own draft).
     pub tenant_request: Option<&'a OtherRequest>,
+    /// The tenant's other cases resolved as Fraud whose first evidence came before this case's: (case ID, date).
+    pub earlier_compromises: &'a [(String, NaiveDate)],
     /// The day the request would be filed.
     pub today: NaiveDate,
 }
@@ -198,24 +201,36 @@ pub fn check(f: &EligibilityFacts) -> Eligibility {
     ));
     // 4. First instance for the tenant.
     rules.push(match f.tenant_request {
-        None => rule(
-            "first_request_for_tenant",
-            true,
-            "no request was ever made for this customer tenant".into(),
-        ),
-        Some(r) if r.case_id == f.case_id => rule(
-            "first_request_for_tenant",
-            true,
-            format!("{} (status {}) is this case's own request, the tenant's only one", r.id, r.status),
-        ),
-        Some(r) => rule(
-            "first_request_for_tenant",
+        Some(r) if r.case_id != f.case_id => rule(
+            "first_instance_for_tenant",
             false,
             format!(
                 "this customer tenant already used its one request: {} for case {} (status {}); Microsoft grants one \
                  per customer tenant ID, ever",
                 r.id, r.case_id, r.status
             ),
+        ),
+        _ if !f.earlier_compromises.is_empty() => rule(
+            "first_instance_for_tenant",
+            false,
+            format!(
+                "an earlier compromise of this tenant was verified ({}): Microsoft covers a first-time instance only",
+                f.earlier_compromises
+                    .iter()
+                    .map(|(c, d)| format!("case {c}, first evidence {d}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+        None => rule(
+            "first_instance_for_tenant",
+            true,
+            "no earlier verified compromise and no request was ever made for this customer tenant".into(),
+        ),
+        Some(r) => rule(
+            "first_instance_for_tenant",
+            true,
+            format!("{} (status {}) is this case's own request, the tenant's only one", r.id, r.status),
         ),
     });
     // 5. Within 60 days.
@@ -296,6 +311,7 @@ mod tests {
         status: &'static str,
         verdict: Option<&'static str>,
         request: Option<OtherRequest>,
+        earlier: Vec<(String, NaiveDate)>,
         lines: Vec<ClaimLine>,
     }
 
@@ -307,6 +323,7 @@ mod tests {
                 status: "resolved",
                 verdict: Some("Fraud"),
                 request: None,
+                earlier: vec![],
                 lines: vec![claim_line("DZH318Z0BQPS", "Azure plan")],
             }
         }
@@ -321,6 +338,7 @@ mod tests {
                 first_fraudulent_usage: self.first.map(d),
                 lines: &self.lines,
                 tenant_request: self.request.as_ref(),
+                earlier_compromises: &self.earlier,
                 today: d(self.today),
             })
         }
@@ -415,7 +433,7 @@ mod tests {
             request: Some(other),
             ..Default::default()
         };
-        let r = c.rule("first_request_for_tenant");
+        let r = c.rule("first_instance_for_tenant");
         assert!(
             !r.pass && r.reason.contains("already used its one request: EX-1"),
             "{r:?}"
@@ -430,9 +448,23 @@ mod tests {
                 request: Some(own),
                 ..Default::default()
             }
-            .rule("first_request_for_tenant")
+            .rule("first_instance_for_tenant")
             .pass
         );
+    }
+
+    #[test]
+    fn an_earlier_verified_compromise_of_the_tenant_fails_the_first_instance_rule() {
+        let c = Check {
+            earlier: vec![("CS-0".into(), d("2025-02-01"))],
+            ..Default::default()
+        };
+        let r = c.rule("first_instance_for_tenant");
+        assert!(
+            !r.pass && r.reason.contains("case CS-0, first evidence 2025-02-01"),
+            "{r:?}"
+        );
+        assert!(!c.run().eligible);
     }
 
     #[test]

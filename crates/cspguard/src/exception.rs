@@ -174,6 +174,24 @@ pub async fn assess(store: &Store, case: &Case, as_of: NaiveDate) -> anyhow::Res
         case_id: r.case_id.clone(),
         status: r.status.as_str().to_string(),
     });
+    let earlier: Vec<(String, NaiveDate)> = store
+        .cases(&CaseFilter {
+            status: Some("resolved".into()),
+            customer: Some(case.customer_tenant_id.clone()),
+        })
+        .await?
+        .iter()
+        .map(parse_case)
+        .collect::<anyhow::Result<Vec<Case>>>()?
+        .into_iter()
+        .filter(|c| {
+            c.id != case.id
+                && c.verdict == Some(Verdict::Fraud)
+                && may_claim(c)
+                && c.first_evidence_at < case.first_evidence_at
+        })
+        .map(|c| (c.id.0, c.first_evidence_at.date_naive()))
+        .collect();
     let e: Eligibility = check(&EligibilityFacts {
         case_id: &case.id.0,
         case_status: case.status.as_str(),
@@ -181,6 +199,7 @@ pub async fn assess(store: &Store, case: &Case, as_of: NaiveDate) -> anyhow::Res
         first_fraudulent_usage: selection.first_fraudulent_usage,
         lines: &selection.lines,
         tenant_request: other.as_ref(),
+        earlier_compromises: &earlier,
         today: as_of,
     });
     Ok(Assessment {
