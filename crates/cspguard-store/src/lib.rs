@@ -26,6 +26,7 @@ mod cases;
 mod credit;
 mod derived;
 mod detection;
+mod exceptions;
 mod schema;
 mod segment;
 
@@ -43,6 +44,7 @@ pub use cases::{
 pub use credit::{CustomerDailyCost, BILLING_KINDS};
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
+pub use exceptions::{ExceptionRow, Opened, ScreeningRow};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

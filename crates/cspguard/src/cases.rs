@@ -809,6 +809,8 @@ struct Shown<'a> {
     timeline: Vec<TimelineEntry>,
     /// The case's audit entries, oldest first.
     audit: Vec<AuditJson>,
+    /// The fraud-credit exception request's filing deadline (compromise-like cases with linked usage).
+    exception_deadline: Option<cspguard_exception::Deadline>,
 }
 
 /// An audit entry in JSON output.
@@ -846,6 +848,11 @@ async fn show(store: &Store, a: CaseShowArgs, now: Instant) -> anyhow::Result<i3
         .map(parse_action)
         .collect::<anyhow::Result<_>>()?;
     let tl = timeline(store, &case, a.timeline_limit).await?;
+    let deadline = if crate::exception::may_claim(&case) {
+        crate::exception::case_deadline(store, &case, now.date_naive()).await?
+    } else {
+        None
+    };
     if a.json {
         let audit = store
             .audit(&AuditFilter {
@@ -864,11 +871,18 @@ async fn show(store: &Store, a: CaseShowArgs, now: Instant) -> anyhow::Result<i3
                 actions,
                 timeline: tl,
                 audit,
+                exception_deadline: deadline,
             })?
         );
         return Ok(crate::exit::OK);
     }
-    crate::out!("{}", render_case(&case, &actions, &tl, now));
+    let mut text = render_case(&case, &actions, &tl, now);
+    if let Some(d) = &deadline {
+        // After the SLA line.
+        let at = text.find("\nalerts: ").map_or(0, |i| i + 1);
+        text.insert_str(at, &format!("{}\n", crate::exception::render_deadline(d)));
+    }
+    crate::out!("{}", text);
     Ok(crate::exit::OK)
 }
 

@@ -128,6 +128,13 @@ pub enum Command {
         #[command(subcommand)]
         command: SyncCommand,
     },
+    /// Onboarding screening of a customer: a 0-100 score, the reasons with their evidence, recommended controls.
+    Screen(crate::screen::ScreenArgs),
+    /// Microsoft's one-time fraud-credit exception request: eligibility, the claim, the package, the status.
+    Exception {
+        #[command(subcommand)]
+        command: crate::exception::ExceptionCommand,
+    },
     /// Serve the REST API (authenticated; OpenAPI at /openapi.json, metrics at /metrics).
     Serve {
         /// Address to listen on.

@@ -65,6 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Users { command } => cspguard::users::users(&cli.global, command).await,
         Command::Audit { command } => cspguard::users::audit(&cli.global, command).await,
         Command::Credit(command) => cspguard::credit::run(&cli.global, command).await,
+        Command::Screen(args) => cspguard::screen::run(&cli.global, args).await,
+        Command::Exception { command } => cspguard::exception::run(&cli.global, command).await,
     }
 }
 
@@ -150,16 +152,19 @@ async fn run_scan(g: &GlobalArgs, args: ScanArgs) -> anyhow::Result<i32> {
     let report = detect::scan(&store, &settings, args.from_start).await?;
     let intake = cspguard::cases::intake(&store, &settings, chrono::Utc::now()).await?;
     let credit = cspguard::credit::check_now(&store, &settings).await?;
+    let screening = cspguard::screen::screen_new(&store, &settings, chrono::Utc::now()).await?;
     store.close().await;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["cases"] = serde_json::to_value(&intake)?;
         v["credit"] = serde_json::to_value(&credit)?;
+        v["screening"] = serde_json::to_value(&screening)?;
         cspguard::outln!("{}", serde_json::to_string(&v)?);
     } else {
         cspguard::out!("{}", report.render());
         cspguard::out!("{}", intake.render());
         cspguard::out!("{}", credit.render());
+        cspguard::out!("{}", screening.render());
     }
     Ok(exit::OK)
 }

@@ -72,6 +72,12 @@
 //! [graph]                        # for revoking sessions in customer tenants (GDAP)
 //! client_id = "<app id>"
 //! client_secret_env = "CSPGUARD_GRAPH_CLIENT_SECRET"
+//!
+//! [screening]                    # onboarding screening (every key optional; see cspguard_exception::screening)
+//! high_risk_countries = ["KP", "IR", "MM"]   # ISO 3166 alpha-2; default: FATF's call-for-action list
+//! velocity_window_days = 7       # sign-ups sharing an IP, domain or card fingerprint within this many days...
+//! velocity_min_customers = 3     # ...this many customers (the one screened included) is sign-up velocity
+//! case_threshold = 60            # a score at or above this opens a new_customer_risk case
 //! ```
 
 use crate::cli::GlobalArgs;
@@ -80,6 +86,7 @@ use cspguard_cases::{ApprovalPolicy, PlaybookSpec, Playbooks, SlaPolicy};
 use cspguard_detect::Severity;
 use cspguard_detect::{DetectConfig, Engine, RuleSet, RuleSpec, Suppression};
 use cspguard_domain::TenantId;
+use cspguard_exception::ScreeningConfig;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -109,6 +116,7 @@ struct File {
     graph: Option<GraphSettings>,
     #[serde(default)]
     credit: crate::credit::CreditSettings,
+    screening: ScreeningConfig,
 }
 
 /// `[cases]`.
@@ -303,6 +311,7 @@ pub struct Settings {
     pub graph: Option<GraphSettings>,
     /// `[credit]`: limits, holidays, dunning (see [`crate::credit`]).
     pub credit: crate::credit::CreditSettings,
+    pub screening: ScreeningConfig,
 }
 
 impl Settings {
@@ -383,6 +392,7 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
         partner_center: file.partner_center,
         graph: file.graph,
         credit: file.credit,
+        screening: file.screening,
     };
     s.playbooks()?;
     s.credit.validate(s.notify.keys())?;
