@@ -135,6 +135,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::exception::ExceptionCommand,
     },
+    /// Reports: `report liability` (exposure, money at risk, money saved by early action, credits).
+    Report {
+        #[command(subcommand)]
+        command: crate::report::ReportCommand,
+    },
     /// Serve the REST API (authenticated; OpenAPI at /openapi.json, metrics at /metrics).
     Serve {
         /// Address to listen on.

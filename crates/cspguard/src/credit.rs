@@ -579,6 +579,17 @@ fn alerts_of(exposures: &[CustomerExposure]) -> Vec<CreditAlert> {
         .collect()
 }
 
+/// Every customer's exposure on `as_of` (what `cspguard credit` shows), for reports.
+pub async fn exposures_on(
+    store: &Store,
+    settings: &Settings,
+    as_of: NaiveDate,
+) -> anyhow::Result<Vec<CustomerExposure>> {
+    let book = Book::load(store).await?;
+    let ledger = book.ledger(&settings.credit, as_of);
+    exposures(store, &book, &ledger, &settings.credit, as_of).await
+}
+
 async fn credit_view(g: &GlobalArgs, as_of: Option<NaiveDate>, json: bool) -> anyhow::Result<i32> {
     let settings = settings::load(g)?;
     let store = open_store(g).await?;

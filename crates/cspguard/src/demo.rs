@@ -82,6 +82,7 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     out!("{}", crate::eval::render(&evaluation));
 
     cases_tour(&store, &settings, wrote_settings.as_deref()).await?;
+    credit_tour(g, &store, &settings).await?;
     store.close().await;
 
     outln!(
@@ -371,5 +372,81 @@ async fn cases_tour(
     let tl = crate::cases::timeline(store, top, 40).await?;
     outln!("\n== Case {} (`cspguard cases show {}`)", top.id, top.id);
     out!("{}", crate::cases::render_case(top, &actions, &tl, now));
+    Ok(())
+}
+
+/// Credit control, onboarding screening and the fraud-credit exception request on the demo book.
+async fn credit_tour(
+    g: &GlobalArgs,
+    store: &Store,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    outln!("\n== Receivables: what customers owe, by age (`cspguard receivables`)");
+    crate::credit::run(
+        g,
+        crate::credit::CreditCommands::Receivables(crate::credit::ReceivablesArgs {
+            customer: None,
+            reseller: None,
+            as_of: None,
+            json: false,
+        }),
+    )
+    .await?;
+    outln!("\n== Credit control: limits and dunning (`cspguard credit`, `cspguard credit check`)");
+    let check = crate::credit::check_now(store, settings).await?;
+    out!("  {}", check.render());
+    outln!("\n== Onboarding screening of every new customer (`cspguard screen TENANT`)");
+    let screening = crate::screen::screen_new(store, settings, now).await?;
+    out!("  {}", screening.render());
+    if let Some((tenant, _)) = screening.high.iter().max_by_key(|(_, s)| *s) {
+        crate::screen::run(
+            g,
+            crate::screen::ScreenArgs {
+                tenant: tenant.clone(),
+                json: false,
+            },
+        )
+        .await?;
+    }
+    // The weightiest compromise, confirmed as fraud by a person, is what Microsoft's one-time credit is for.
+    let mut cases: Vec<cspguard_cases::Case> = store
+        .cases(&Default::default())
+        .await?
+        .iter()
+        .map(crate::cases::parse_case)
+        .collect::<anyhow::Result<_>>()?;
+    cases.retain(|c| c.kind == "account_compromise" || c.kind == "resource_abuse");
+    cases.sort_by_key(|c| std::cmp::Reverse((c.money_at_risk.amount, c.score)));
+    let Some(top) = cases.first() else {
+        return Ok(());
+    };
+    outln!(
+        "\n== Microsoft's fraud-credit exception request for case {} (`cspguard exception check|package`)",
+        top.id
+    );
+    if top.verdict.is_none() {
+        crate::cases::resolve_case(
+            store,
+            settings,
+            &top.id.0,
+            "fraud",
+            Some("demo: compromise confirmed with the customer"),
+            "demo",
+            now,
+        )
+        .await?;
+        outln!("  (the demo resolves it as Fraud, as a person would after confirming the compromise)");
+    }
+    let out_dir = g.data_dir.join("exception-request");
+    crate::exception::run(
+        g,
+        crate::exception::ExceptionCommand::Package(crate::exception::PackageArgs {
+            case: top.id.0.clone(),
+            out: out_dir,
+            as_of: None,
+        }),
+    )
+    .await?;
     Ok(())
 }

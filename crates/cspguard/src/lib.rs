@@ -10,6 +10,7 @@
 //! - [`credit`]: `receivables`, `credit …`: aging, exposure against limits, dunning into cases and actions, the
 //!   partner's standing with Microsoft;
 //! - [`sync`]: `sync partner-center`: resumable pulls from Partner Center into the event store;
+//! - [`report`]: `report liability`: exposure, money at risk, money saved by early action, credits;
 //! - [`server`]: `serve`: the REST API, its authentication, roles and reseller scope;
 //! - [`users`]: `users …`, `audit verify`, and starting the server;
 //! - [`screen`]: `screen TENANT` and the screening of new customers that `scan` runs;
@@ -60,6 +61,7 @@ pub mod eval;
 pub mod exception;
 pub mod import;
 pub mod rejects;
+pub mod report;
 pub mod rules;
 pub mod screen;
 pub mod server;

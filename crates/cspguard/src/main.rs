@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cases { command } => cspguard::cases::run(&cli.global, command).await,
         Command::Actions { command } => cspguard::actions::run(&cli.global, command).await,
         Command::Sync { command } => cspguard::sync::run(&cli.global, command).await,
+        Command::Report { command } => cspguard::report::run(&cli.global, command).await,
         Command::Serve { listen } => cspguard::users::serve(&cli.global, &listen).await,
         Command::Users { command } => cspguard::users::users(&cli.global, command).await,
         Command::Audit { command } => cspguard::users::audit(&cli.global, command).await,
