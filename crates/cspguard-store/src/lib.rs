@@ -23,6 +23,7 @@
 mod bulk;
 mod derived;
 mod detection;
+mod raw;
 mod schema;
 mod segment;
 
@@ -35,6 +36,7 @@ use std::str::FromStr;
 pub use bulk::BulkWriter;
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
+pub use raw::{order as record_order, LogReader, RawBatch, RawDecoder};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

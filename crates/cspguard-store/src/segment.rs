@@ -470,6 +470,212 @@ impl<'a> Decoder<'a> {
     }
 }
 
+/// The records of a segment rewritten one by one as self-contained bodies (strings inline instead of indexes into
+/// the segment's table), for [`crate::raw`]: a record then sorts and spills on its own, and is decoded only once,
+/// when it is consumed.
+///
+/// An inline body is the record after its key, time and line, with each string as `len | bytes` (an optional string
+/// as `0` = none, else `len + 1 | bytes`); varints, decimals and the currency are copied as they are.
+pub(crate) struct Transcoder<'a> {
+    strings: Strings<'a>,
+    r: Reader<'a>,
+    left: u64,
+}
+
+impl<'a> Transcoder<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Result<Self, DecodeError> {
+        let d = Decoder::new(body)?;
+        Ok(Transcoder {
+            strings: d.strings,
+            r: d.r,
+            left: d.left,
+        })
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// The next record's key, event time (micros) and source line (0 = none, else line + 1); then call
+    /// [`Transcoder::inline_rest`] before the next one.
+    pub(crate) fn next_head(&mut self) -> Result<Option<([u8; 16], i64, u64)>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let key: [u8; 16] = self.r.bytes(16)?.try_into().map_err(|_| "key")?;
+        let time = self.r.i64()?;
+        let line = self.r.u64()?;
+        Ok(Some((key, time, line)))
+    }
+
+    /// Appends the rest of the current record to `out` with its strings inline.
+    pub(crate) fn inline_rest(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        let r = &mut self.r;
+        let s = &self.strings;
+        let put_str = |out: &mut Vec<u8>, v: &str| {
+            put_varint(out, v.len() as u128);
+            out.extend_from_slice(v.as_bytes());
+        };
+        let put_opt = |out: &mut Vec<u8>, v: Option<&str>| match v {
+            None => out.push(0),
+            Some(v) => {
+                put_varint(out, v.len() as u128 + 1);
+                out.extend_from_slice(v.as_bytes());
+            }
+        };
+        put_opt(out, s.opt(r)?); // partner
+        put_str(out, s.get(r)?); // customer
+        put_str(out, s.get(r)?); // customer name
+        put_opt(out, s.opt(r)?); // customer country
+        put_opt(out, s.opt(r)?); // reseller
+        put_opt(out, s.opt(r)?); // invoice number
+        put_str(out, s.get(r)?); // billing subscription
+        put_str(out, s.get(r)?); // azure subscription
+        put_varint(out, r.u64()? as u128); // usage date (zigzag)
+        for _ in 0..10 {
+            put_str(out, s.get(r)?);
+        }
+        put_opt(out, s.opt(r)?); // resource
+        put_str(out, s.get(r)?); // charge type
+        put_str(out, s.get(r)?); // unit
+        for _ in 0..3 {
+            out.push(r.byte()?);
+            put_varint(out, r.varint()?);
+        }
+        out.extend_from_slice(r.bytes(3)?);
+        Ok(())
+    }
+}
+
+/// Identifiers already parsed, by their text, across inline records (stored identifiers are valid and normalised, but
+/// parsing a GUID per field per event was an eighth of decoding). Cleared when it grows large, so it stays bounded.
+#[derive(Default)]
+pub(crate) struct InlineIds {
+    partner: TextCache<PartnerId>,
+    customer: TextCache<TenantId>,
+    reseller: TextCache<ResellerMpnId>,
+    billing: TextCache<BillingSubscriptionId>,
+    azure: TextCache<AzureSubscriptionId>,
+    resource: TextCache<ResourceId>,
+}
+
+struct TextCache<T>(HashMap<Box<str>, T, BuildHasherDefault<Fx>>);
+
+impl<T> Default for TextCache<T> {
+    fn default() -> Self {
+        TextCache(HashMap::default())
+    }
+}
+
+impl<T: Clone> TextCache<T> {
+    const MAX: usize = 1 << 16;
+    fn get(
+        &mut self,
+        s: &str,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<T, DecodeError> {
+        if let Some(v) = self.0.get(s) {
+            return Ok(v.clone());
+        }
+        let v = parse(s).map_err(|e| e.to_string())?;
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(s.into(), v.clone());
+        Ok(v)
+    }
+    fn opt(
+        &mut self,
+        s: Option<&str>,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<Option<T>, DecodeError> {
+        s.map(|s| self.get(s, parse)).transpose()
+    }
+}
+
+impl Reader<'_> {
+    fn inline_str(&mut self) -> Result<&str, DecodeError> {
+        let n = self.u64()? as usize;
+        std::str::from_utf8(self.bytes(n)?).map_err(|_| "string is not UTF-8".into())
+    }
+    fn inline_opt(&mut self) -> Result<Option<&str>, DecodeError> {
+        match self.u64()? as usize {
+            0 => Ok(None),
+            n => std::str::from_utf8(self.bytes(n - 1)?)
+                .map(Some)
+                .map_err(|_| "string is not UTF-8".into()),
+        }
+    }
+}
+
+/// Decodes an inline body written by [`Transcoder::inline_rest`].
+pub(crate) fn decode_inline(body: &[u8], ids: &mut InlineIds) -> Result<UsageLine, DecodeError> {
+    let mut r = Reader { b: body, at: 0 };
+    let r = &mut r;
+    let partner = ids.partner.opt(r.inline_opt()?, PartnerId::parse)?;
+    let customer = ids.customer.get(r.inline_str()?, TenantId::parse)?;
+    let customer_name = r.inline_str()?.to_string();
+    let customer_country = r.inline_opt()?.map(str::to_string);
+    let reseller = ids.reseller.opt(r.inline_opt()?, ResellerMpnId::parse)?;
+    let invoice_number = r.inline_opt()?.map(str::to_string);
+    let billing_subscription = ids
+        .billing
+        .get(r.inline_str()?, BillingSubscriptionId::parse)?;
+    let azure_subscription = ids.azure.get(r.inline_str()?, AzureSubscriptionId::parse)?;
+    let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
+    let usage_date = NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
+    let product_id = r.inline_str()?.to_string();
+    let sku_name = r.inline_str()?.to_string();
+    let meter_id = r.inline_str()?.to_string();
+    let meter_category = r.inline_str()?.to_string();
+    let meter_subcategory = r.inline_str()?.to_string();
+    let meter_name = r.inline_str()?.to_string();
+    let meter_region = r.inline_str()?.to_string();
+    let resource_location = r.inline_str()?.to_string();
+    let consumed_service = r.inline_str()?.to_string();
+    let resource_group = r.inline_str()?.to_string();
+    let resource = ids.resource.opt(r.inline_opt()?, ResourceId::parse)?;
+    let charge_type = r.inline_str()?.to_string();
+    let unit = r.inline_str()?.to_string();
+    let quantity = r.decimal()?;
+    let effective_unit_price = r.decimal()?;
+    let amount = r.decimal()?;
+    let cur = r.bytes(3)?;
+    let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
+        .map_err(|e| e.to_string())?;
+    if r.at != body.len() {
+        return Err("trailing bytes after a usage record".into());
+    }
+    Ok(UsageLine {
+        partner,
+        customer,
+        customer_name,
+        customer_country,
+        reseller,
+        invoice_number,
+        billing_subscription,
+        azure_subscription,
+        usage_date,
+        product_id,
+        sku_name,
+        meter_id,
+        meter_category,
+        meter_subcategory,
+        meter_name,
+        meter_region,
+        resource_location,
+        consumed_service,
+        resource_group,
+        resource,
+        charge_type,
+        unit,
+        quantity,
+        effective_unit_price,
+        cost: Money::new(amount, currency),
+    })
+}
+
 fn micros(us: i64) -> Result<Instant, DecodeError> {
     chrono::DateTime::<chrono::Utc>::from_timestamp_micros(us)
         .ok_or_else(|| "time out of range".into())
