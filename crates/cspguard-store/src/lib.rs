@@ -36,7 +36,7 @@ use std::str::FromStr;
 pub use bulk::BulkWriter;
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
-pub use raw::{order as record_order, LogReader, RawBatch, RawDecoder};
+pub use raw::{order as record_order, LogReader, RawBatch, RawDecoder, SegmentChain, MAX_CHAINS};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

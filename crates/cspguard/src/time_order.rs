@@ -11,7 +11,7 @@
 //! store's paged reads.
 
 use anyhow::Context;
-use cspguard_store::{record_order, RawBatch, Store, StoredEvent};
+use cspguard_store::{record_order, RawBatch, SegmentChain, Store, StoredEvent};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
@@ -43,16 +43,17 @@ pub async fn for_each_in_time_order(
         }
     }
     let (count, last_seq) = (reader.count(), reader.last_seq());
+    let chains = reader.take_chains();
     let mut dec = reader.decoder().await?;
     buf.sort();
-    if runs.is_empty() {
+    if runs.is_empty() && chains.is_empty() {
         for r in buf.iter() {
             f(&dec.decode(r)?);
         }
         return Ok((count, last_seq));
     }
-    // k-way merge: the in-memory remainder is one more run.
-    let mut readers: Vec<RunReader> = Vec::with_capacity(runs.len());
+    // k-way merge of the spilled runs, the in-memory remainder and the chains of sorted segments read from the store.
+    let mut sources: Vec<Source> = Vec::with_capacity(runs.len() + chains.len() + 1);
     for mut file in runs {
         file.rewind().context("rewinding a sort run")?;
         let mut r = RunReader {
@@ -60,42 +61,58 @@ pub async fn for_each_in_time_order(
             record: Vec::new(),
         };
         r.advance()?;
-        readers.push(r);
+        sources.push(Source::Spilled(r));
     }
-    let mem = readers.len();
-    let mut at = 0usize;
-    let key = |readers: &[RunReader], at: usize, i: usize| -> anyhow::Result<Option<(i64, i64)>> {
-        if i < mem {
-            let r = &readers[i];
-            if r.record.is_empty() {
-                return Ok(None);
-            }
-            Ok(Some(record_order(&r.record)?))
-        } else if at < buf.len() {
-            Ok(Some(record_order(buf.get(at))?))
-        } else {
-            Ok(None)
-        }
-    };
-    let mut heap: BinaryHeap<Reverse<((i64, i64), usize)>> = BinaryHeap::with_capacity(mem + 1);
-    for i in 0..=mem {
-        if let Some(k) = key(&readers, at, i)? {
-            heap.push(Reverse((k, i)));
+    sources.push(Source::Memory(buf, 0));
+    for mut c in chains {
+        c.advance(store).await?;
+        sources.push(Source::Chain(c));
+    }
+    let mut heap: BinaryHeap<Reverse<((i64, i64), usize)>> =
+        BinaryHeap::with_capacity(sources.len());
+    for (i, s) in sources.iter().enumerate() {
+        if let Some(r) = s.current() {
+            heap.push(Reverse((record_order(r)?, i)));
         }
     }
     while let Some(Reverse((_, i))) = heap.pop() {
-        if i < mem {
-            f(&dec.decode(&readers[i].record)?);
-            readers[i].advance()?;
-        } else {
-            f(&dec.decode(buf.get(at))?);
-            at += 1;
+        let s = &mut sources[i];
+        if let Some(r) = s.current() {
+            f(&dec.decode(r)?);
         }
-        if let Some(k) = key(&readers, at, i)? {
-            heap.push(Reverse((k, i)));
+        s.advance(store).await?;
+        if let Some(r) = s.current() {
+            heap.push(Reverse((record_order(r)?, i)));
         }
     }
     Ok((count, last_seq))
+}
+
+/// One sorted input of the merge.
+enum Source {
+    Spilled(RunReader),
+    Memory(RawBatch, usize),
+    Chain(SegmentChain),
+}
+
+impl Source {
+    fn current(&self) -> Option<&[u8]> {
+        match self {
+            Source::Spilled(r) => (!r.record.is_empty()).then_some(r.record.as_slice()),
+            Source::Memory(b, at) => (*at < b.len()).then(|| b.get(*at)),
+            Source::Chain(c) => c.current(),
+        }
+    }
+    async fn advance(&mut self, store: &Store) -> anyhow::Result<()> {
+        match self {
+            Source::Spilled(r) => r.advance(),
+            Source::Memory(_, at) => {
+                *at += 1;
+                Ok(())
+            }
+            Source::Chain(c) => Ok(c.advance(store).await?),
+        }
+    }
 }
 
 /// A spilled run being merged: its current record (empty once the run is exhausted).
@@ -168,43 +185,86 @@ mod tests {
         }
     }
 
+    /// The usage lines of the example file (dated 2026-09-01 to 09-29).
+    fn usage_lines() -> Vec<Envelope> {
+        struct Collect(Vec<Envelope>);
+        impl cspguard_ingest::Sink for Collect {
+            fn accept(&mut self, e: Envelope) -> Result<(), cspguard_ingest::Stopped> {
+                self.0.push(e);
+                Ok(())
+            }
+            fn reject(
+                &mut self,
+                r: cspguard_ingest::Reject,
+            ) -> Result<(), cspguard_ingest::Stopped> {
+                panic!("example rejected: {r}")
+            }
+        }
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let text = std::fs::read(format!("{dir}/../../testdata/examples/usage_small.csv")).unwrap();
+        let opts = cspguard_ingest::ImportOptions {
+            origin: "usage_small.csv".into(),
+            customer: None,
+            observed_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        };
+        let mut c = Collect(Vec::new());
+        cspguard_ingest::parse(
+            cspguard_ingest::SourceKind::Usage,
+            text.as_slice(),
+            &opts,
+            &mut c,
+        )
+        .unwrap();
+        c.0
+    }
+
     #[tokio::test]
-    async fn spilled_runs_merge_into_event_time_order_and_lose_nothing() {
+    async fn spilled_runs_and_store_chains_merge_into_event_time_order_and_lose_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
             .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
-        // Arrival order scrambles time: i * 37 mod 101 minutes; and every time twice (ties order by position).
+        // Arrival order scrambles time: (i * 37 mod 101) x 7 hours over September; every time twice (ties order by
+        // position). Usage lines in between: six in date order (a chain of sorted segments, merged from the store),
+        // six in reverse (sorted with the rest).
         let batch: Vec<Envelope> = (0..202)
-            .map(|i| event(i, t0 + Duration::minutes(i * 37 % 101)))
+            .map(|i| event(i, t0 + Duration::hours(i * 37 % 101 * 7)))
             .collect();
+        let usage = usage_lines();
         let src = store.begin_import("test", "billing", t0).await.unwrap();
-        store.append(src, &batch, t0).await.unwrap();
+        store.append(src, &batch[..101], t0).await.unwrap();
+        store.append(src, &usage[..6], t0).await.unwrap();
+        store.append(src, &batch[101..], t0).await.unwrap();
+        let reversed: Vec<Envelope> = usage[6..].iter().rev().cloned().collect();
+        store.append(src, &reversed, t0).await.unwrap();
+        let total = 202 + usage.len() as i64;
         // What the merge must give: the log, stably sorted by event time.
         let mut want = store.events_after(0, 1000).await.unwrap();
+        assert_eq!(want.len() as i64, total);
         want.sort_by_key(|e| (e.envelope.event_time, e.seq));
         for run in [1, 7, 101, RUN] {
-            let mut seen: Vec<StoredEvent> = Vec::new();
-            let (n, last) = for_each_in_time_order(&store, 0, run, |e| seen.push(e.clone()))
-                .await
-                .unwrap();
-            assert_eq!(n, 202);
-            assert_eq!(last, 202);
-            assert_eq!(seen, want, "run of {run}");
-            // From a later position: only what follows it.
-            let mut seen = Vec::new();
-            let (n, last) = for_each_in_time_order(&store, 150, run, |e| seen.push(e.seq))
-                .await
-                .unwrap();
-            assert_eq!((n, last), (52, 202));
-            let expect: Vec<i64> = want.iter().map(|e| e.seq).filter(|&s| s > 150).collect();
-            assert_eq!(seen, expect, "run of {run}, after #150");
+            for after in [0, 50, 110, 150] {
+                let mut seen: Vec<StoredEvent> = Vec::new();
+                let (n, last) =
+                    for_each_in_time_order(&store, after, run, |e| seen.push(e.clone()))
+                        .await
+                        .unwrap();
+                let expect: Vec<StoredEvent> =
+                    want.iter().filter(|e| e.seq > after).cloned().collect();
+                assert_eq!(
+                    (n, last),
+                    (expect.len() as u64, total),
+                    "run of {run}, after #{after}"
+                );
+                assert_eq!(seen, expect, "run of {run}, after #{after}");
+            }
         }
         // Nothing new: nothing read, the position stays.
-        let (n, last) = for_each_in_time_order(&store, 202, 7, |_| panic!("no events"))
+        let (n, last) = for_each_in_time_order(&store, total, 7, |_| panic!("no events"))
             .await
             .unwrap();
-        assert_eq!((n, last), (0, 202));
+        assert_eq!((n, last), (0, total));
     }
 }
