@@ -405,7 +405,7 @@ impl Store {
                 let body: Vec<u8> = g.try_get(3)?;
                 let origin: String = g.try_get(4)?;
                 decode_segment(
-                    &body,
+                    body,
                     first,
                     last,
                     after_seq,
@@ -542,7 +542,7 @@ impl Store {
 /// Decodes the events of a segment at positions `first..=last` that come after `after`, at most `max` of them.
 #[allow(clippy::too_many_arguments)]
 fn decode_segment(
-    body: &[u8],
+    body: Vec<u8>,
     first: i64,
     last: i64,
     after: i64,

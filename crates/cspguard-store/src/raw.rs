@@ -197,41 +197,57 @@ struct SegmentInfo {
     last_time: i64,
 }
 
-/// Appends the records of a segment row (`last_seq, first_seq, ingest_time_us, source_id, body`) after position
-/// `after` to `out`.
-fn transcode_segment(g: &sqlx::any::AnyRow, after: i64, out: &mut RawBatch) -> Result<SegmentInfo> {
+/// A segment row (`last_seq, first_seq, ingest_time_us, source_id, body`), open for decoding.
+struct OpenSegment {
+    first: i64,
+    last: i64,
+    ingest_us: i64,
+    source: i64,
+    d: segment::Decoder,
+}
+
+fn open_segment(g: &sqlx::any::AnyRow) -> Result<OpenSegment> {
     let last: i64 = g.try_get(0)?;
     let first: i64 = g.try_get(1)?;
-    let ingest_us: i64 = g.try_get(2)?;
-    let source: i64 = g.try_get(3)?;
     let body: Vec<u8> = g.try_get(4)?;
-    let corrupt = |seq: i64| move |reason: String| StoreError::Corrupt { seq, reason };
-    let mut t = segment::Transcoder::new(&body).map_err(corrupt(first))?;
-    if t.remaining() != (last - first + 1) as u64 {
+    let d =
+        segment::Decoder::new(body).map_err(|reason| StoreError::Corrupt { seq: first, reason })?;
+    if d.remaining() != (last - first + 1) as u64 {
         return Err(StoreError::Corrupt {
             seq: first,
             reason: format!(
                 "segment holds {} events, its positions {}",
-                t.remaining(),
+                d.remaining(),
                 last - first + 1
             ),
         });
     }
+    Ok(OpenSegment {
+        first,
+        last,
+        ingest_us: g.try_get(2)?,
+        source: g.try_get(3)?,
+        d,
+    })
+}
+
+fn corrupt(seq: i64) -> impl Fn(String) -> StoreError {
+    move |reason| StoreError::Corrupt { seq, reason }
+}
+
+/// Looks at the event times of a segment's records after `after` (without decoding the rest), then rewinds it.
+fn scan_heads(seg: &mut OpenSegment, after: i64) -> Result<SegmentInfo> {
     let mut info = SegmentInfo {
-        last_seq: last,
+        last_seq: seg.last,
         records: 0,
         sorted: true,
         first_time: i64::MIN,
         last_time: i64::MIN,
     };
-    let mut seq = first;
-    while let Some((key, time_us, line)) = t.next_head().map_err(corrupt(seq))? {
-        let start = out.begin(time_us, seq, ingest_us, source, line);
-        out.bytes.extend_from_slice(&key);
-        out.bytes.push(TAG_USAGE);
-        t.inline_rest(&mut out.bytes).map_err(corrupt(seq))?;
+    let mut seq = seg.first;
+    while let Some((_, time_us, _)) = seg.d.next_head().map_err(corrupt(seq))? {
+        seg.d.skip_rest().map_err(corrupt(seq))?;
         if seq > after {
-            out.commit(start);
             if info.records == 0 {
                 info.first_time = time_us;
             } else if time_us < info.last_time {
@@ -239,18 +255,34 @@ fn transcode_segment(g: &sqlx::any::AnyRow, after: i64, out: &mut RawBatch) -> R
             }
             info.last_time = time_us;
             info.records += 1;
-        } else {
-            out.bytes.truncate(start);
         }
         seq += 1;
     }
+    seg.d.rewind();
     Ok(info)
+}
+
+/// Appends the records of a segment after position `after` to `out`.
+fn transcode(seg: &mut OpenSegment, after: i64, out: &mut RawBatch) -> Result<()> {
+    let mut seq = seg.first;
+    while let Some((key, time_us, line)) = seg.d.next_head().map_err(corrupt(seq))? {
+        if seq > after {
+            let start = out.begin(time_us, seq, seg.ingest_us, seg.source, line);
+            out.bytes.extend_from_slice(&key);
+            out.bytes.push(TAG_USAGE);
+            seg.d.inline_rest(&mut out.bytes).map_err(corrupt(seq))?;
+            out.commit(start);
+        } else {
+            seg.d.skip_rest().map_err(corrupt(seq))?;
+        }
+        seq += 1;
+    }
+    Ok(())
 }
 
 /// Consecutive usage segments whose lines are already in event-time order: merged straight from the store, a segment
 /// at a time, instead of going through the sort (each imported usage file is usually in date order, and usage is most
 /// of a log). Holds one segment's records.
-#[derive(Debug)]
 pub struct SegmentChain {
     /// Records after this position only (the scan's start).
     after: i64,
@@ -259,24 +291,43 @@ pub struct SegmentChain {
     /// The chain's last segment ends here.
     upto: i64,
     last_time: i64,
-    batch: RawBatch,
-    at: usize,
+    /// The segment being read, and the position of its next record.
+    open: Option<OpenSegment>,
+    seq: i64,
 }
 
 impl SegmentChain {
-    /// The current record, `None` once the chain is exhausted; call [`SegmentChain::advance`] once first.
-    pub fn current(&self) -> Option<&[u8]> {
-        (self.at < self.batch.len()).then(|| self.batch.get(self.at))
-    }
-
-    /// Moves to the next record (the first, on the first call), reading the next segment when needed.
-    pub async fn advance(&mut self, store: &Store) -> Result<()> {
-        if self.at < self.batch.len() {
-            self.at += 1;
-        }
-        while self.at >= self.batch.len() && self.cursor < self.upto {
+    /// The chain's next event, decoded straight from its segment (identifiers parsed once per segment string); `None`
+    /// once the chain is exhausted.
+    pub async fn next(&mut self, store: &Store, dec: &RawDecoder) -> Result<Option<StoredEvent>> {
+        loop {
+            if let Some(seg) = self.open.as_mut() {
+                while seg.d.remaining() > 0 {
+                    let seq = self.seq;
+                    self.seq += 1;
+                    if seq <= self.after {
+                        seg.d.next_head().map_err(corrupt(seq))?;
+                        seg.d.skip_rest().map_err(corrupt(seq))?;
+                        continue;
+                    }
+                    let origin = dec.origin(seg.source, seq)?;
+                    let Some(envelope) = seg.d.next_event(origin).map_err(corrupt(seq))? else {
+                        break;
+                    };
+                    return Ok(Some(StoredEvent {
+                        seq,
+                        ingest_time: from_micros(seg.ingest_us),
+                        envelope,
+                    }));
+                }
+                self.open = None;
+            }
+            if self.cursor >= self.upto {
+                return Ok(None);
+            }
             let g = sqlx::query(
-                "SELECT last_seq, first_seq, ingest_time_us, source_id, body FROM event_segments                  WHERE last_seq > $1 AND last_seq <= $2 ORDER BY last_seq LIMIT 1",
+                "SELECT last_seq, first_seq, ingest_time_us, source_id, body FROM event_segments \
+                 WHERE last_seq > $1 AND last_seq <= $2 ORDER BY last_seq LIMIT 1",
             )
             .bind(self.cursor)
             .bind(self.upto)
@@ -288,11 +339,11 @@ impl SegmentChain {
                     reason: "a usage segment went missing during the scan".into(),
                 });
             };
-            self.batch.clear();
-            self.at = 0;
-            self.cursor = transcode_segment(&g, self.after, &mut self.batch)?.last_seq;
+            let seg = open_segment(&g)?;
+            self.cursor = seg.last;
+            self.seq = seg.first;
+            self.open = Some(seg);
         }
-        Ok(())
     }
 }
 
@@ -400,14 +451,13 @@ impl LogReader<'_> {
             self.segments_done = true;
             return Ok(());
         };
-        let (len, bytes) = (out.index.len(), out.bytes.len());
-        let seg = transcode_segment(g, self.after, out)?;
-        self.count += seg.records;
-        let chained = seg.records > 0 && seg.sorted && self.chain(&seg);
-        if chained {
-            out.index.truncate(len);
-            out.bytes.truncate(bytes);
+        let mut seg = open_segment(g)?;
+        let info = scan_heads(&mut seg, self.after)?;
+        self.count += info.records;
+        if !(info.records > 0 && info.sorted && self.chain(&info)) {
+            transcode(&mut seg, self.after, out)?;
         }
+        let seg = info;
         self.segments_after = seg.last_seq;
         self.last_seq = self.last_seq.max(seg.last_seq);
         Ok(())
@@ -431,8 +481,8 @@ impl LogReader<'_> {
             cursor: self.segments_after,
             upto: seg.last_seq,
             last_time: seg.last_time,
-            batch: RawBatch::default(),
-            at: 0,
+            open: None,
+            seq: 0,
         });
         true
     }
@@ -444,7 +494,7 @@ impl LogReader<'_> {
     }
 
     /// The chains of already-sorted segments found so far: their events are counted but not in the batches, to be
-    /// merged straight from the store ([`SegmentChain::current`]).
+    /// merged straight from the store ([`SegmentChain::next`]).
     pub fn take_chains(&mut self) -> Vec<SegmentChain> {
         std::mem::take(&mut self.chains)
     }
@@ -472,6 +522,16 @@ pub struct RawDecoder {
 }
 
 impl RawDecoder {
+    fn origin(&self, source: i64, seq: i64) -> Result<&str> {
+        self.origins
+            .get(&source)
+            .map(String::as_str)
+            .ok_or_else(|| StoreError::Corrupt {
+                seq,
+                reason: format!("source #{source} is not in `sources`"),
+            })
+    }
+
     pub fn decode(&mut self, record: &[u8]) -> Result<StoredEvent> {
         let (time_us, seq) = order(record)?;
         let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
@@ -503,11 +563,7 @@ impl RawDecoder {
                 decode_json(*kind, body).map_err(|e| corrupt(format!("payload: {e}")))?
             }
         };
-        let origin = self
-            .origins
-            .get(&(source as i64))
-            .cloned()
-            .ok_or_else(|| corrupt(format!("source #{source} is not in `sources`")))?;
+        let origin = self.origin(source as i64, seq)?.to_string();
         Ok(StoredEvent {
             seq,
             ingest_time: from_micros(ingest_us),

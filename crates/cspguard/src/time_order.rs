@@ -65,53 +65,57 @@ pub async fn for_each_in_time_order(
     }
     sources.push(Source::Memory(buf, 0));
     for mut c in chains {
-        c.advance(store).await?;
-        sources.push(Source::Chain(c));
+        let head = c.next(store, &dec).await?;
+        sources.push(Source::Chain(c, head));
     }
     let mut heap: BinaryHeap<Reverse<((i64, i64), usize)>> =
         BinaryHeap::with_capacity(sources.len());
     for (i, s) in sources.iter().enumerate() {
-        if let Some(r) = s.current() {
-            heap.push(Reverse((record_order(r)?, i)));
+        if let Some(k) = s.key()? {
+            heap.push(Reverse((k, i)));
         }
     }
     while let Some(Reverse((_, i))) = heap.pop() {
-        let s = &mut sources[i];
-        if let Some(r) = s.current() {
-            f(&dec.decode(r)?);
+        match &mut sources[i] {
+            Source::Chain(c, head) => {
+                if let Some(e) = head.take() {
+                    f(&e);
+                }
+                *head = c.next(store, &dec).await?;
+            }
+            Source::Spilled(r) => {
+                f(&dec.decode(&r.record)?);
+                r.advance()?;
+            }
+            Source::Memory(b, at) => {
+                f(&dec.decode(b.get(*at))?);
+                *at += 1;
+            }
         }
-        s.advance(store).await?;
-        if let Some(r) = s.current() {
-            heap.push(Reverse((record_order(r)?, i)));
+        if let Some(k) = sources[i].key()? {
+            heap.push(Reverse((k, i)));
         }
     }
     Ok((count, last_seq))
 }
 
-/// One sorted input of the merge.
+/// One sorted input of the merge: a spilled run, the run still in memory, or a chain of sorted segments in the store
+/// (its next event already decoded).
 enum Source {
     Spilled(RunReader),
     Memory(RawBatch, usize),
-    Chain(SegmentChain),
+    Chain(SegmentChain, Option<StoredEvent>),
 }
 
 impl Source {
-    fn current(&self) -> Option<&[u8]> {
-        match self {
-            Source::Spilled(r) => (!r.record.is_empty()).then_some(r.record.as_slice()),
-            Source::Memory(b, at) => (*at < b.len()).then(|| b.get(*at)),
-            Source::Chain(c) => c.current(),
-        }
-    }
-    async fn advance(&mut self, store: &Store) -> anyhow::Result<()> {
-        match self {
-            Source::Spilled(r) => r.advance(),
-            Source::Memory(_, at) => {
-                *at += 1;
-                Ok(())
-            }
-            Source::Chain(c) => Ok(c.advance(store).await?),
-        }
+    /// The sort key of the next event, `None` when exhausted.
+    fn key(&self) -> anyhow::Result<Option<(i64, i64)>> {
+        Ok(match self {
+            Source::Spilled(r) if !r.record.is_empty() => Some(record_order(&r.record)?),
+            Source::Memory(b, at) if *at < b.len() => Some(record_order(b.get(*at))?),
+            Source::Chain(_, Some(e)) => Some((e.envelope.event_time.timestamp_micros(), e.seq)),
+            _ => None,
+        })
     }
 }
 
