@@ -160,6 +160,20 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     }
 }
 
+/// 32 hexadecimal digits (either case) as 16 bytes.
+fn unhex16(h: &str) -> Option<[u8; 16]> {
+    let b = h.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
 fn kind_tag(kind: &str) -> u8 {
     EventKind::ALL
         .iter()
@@ -395,46 +409,92 @@ impl LogReader<'_> {
         self.count
     }
 
+    /// Reads up to `limit` rows of `events` as one text value aggregated by the database: each row crossing sqlx on
+    /// its own (a value copied per column on the worker thread, converted, sent over a channel, freed across threads)
+    /// cost more than decoding it. Fields are separated by U+001F and rows by U+001E, which stored JSON never holds
+    /// unescaped. The order within the aggregate does not matter: the caller sorts.
     async fn read_rows(&mut self, out: &mut RawBatch, limit: u32) -> Result<()> {
-        let rows = sqlx::query(
-            "SELECT seq, event_time_us, ingest_time_us, idem_key, source_line, source_id, kind, payload FROM events \
-             WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(self.rows_after)
-        .bind(self.upto)
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.store.pool)
-        .await?;
-        if rows.len() < limit.max(1) as usize {
+        let limit = limit.max(1);
+        let sql = match self.store.backend {
+            crate::Backend::Sqlite => {
+                "SELECT group_concat(r, char(30)), COUNT(*), MAX(seq) FROM (SELECT seq, CAST(seq AS TEXT) || char(31) \
+                 || CAST(event_time_us AS TEXT) || char(31) || CAST(ingest_time_us AS TEXT) || char(31) \
+                 || hex(idem_key) || char(31) || COALESCE(CAST(source_line AS TEXT), '') || char(31) \
+                 || CAST(source_id AS TEXT) || char(31) || kind || char(31) || payload AS r \
+                 FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) t"
+            }
+            crate::Backend::Postgres => {
+                "SELECT string_agg(r, chr(30)), COUNT(*), MAX(seq) FROM (SELECT seq, CAST(seq AS TEXT) || chr(31) \
+                 || CAST(event_time_us AS TEXT) || chr(31) || CAST(ingest_time_us AS TEXT) || chr(31) \
+                 || encode(idem_key, 'hex') || chr(31) || COALESCE(CAST(source_line AS TEXT), '') || chr(31) \
+                 || CAST(source_id AS TEXT) || chr(31) || kind || chr(31) || payload AS r \
+                 FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) t"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(self.rows_after)
+            .bind(self.upto)
+            .bind(i64::from(limit))
+            .fetch_one(&self.store.pool)
+            .await?;
+        let text: Option<String> = row.try_get(0)?;
+        let n: i64 = row.try_get(1)?;
+        if n < i64::from(limit) {
             self.rows_done = true;
         }
-        for row in &rows {
-            let seq: i64 = row.try_get(0)?;
-            let key: Vec<u8> = row.try_get(3)?;
-            if key.len() != 16 {
-                return Err(StoreError::Corrupt {
+        let Some(text) = text else {
+            self.rows_done = true;
+            return Ok(());
+        };
+        let max: i64 = row.try_get(2)?;
+        let mut parsed = 0i64;
+        for r in text.split('\u{1e}') {
+            let bad = |what: &str| StoreError::Corrupt {
+                seq: self.rows_after,
+                reason: format!("an aggregated row of `events` has a bad {what}"),
+            };
+            let mut f = r.splitn(8, '\u{1f}');
+            let mut int = |what: &str| -> Result<i64> {
+                f.next()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .ok_or_else(|| bad(what))
+            };
+            let seq = int("seq")?;
+            let time_us = int("event time")?;
+            let ingest_us = int("ingest time")?;
+            let key = f
+                .next()
+                .and_then(unhex16)
+                .ok_or_else(|| StoreError::Corrupt {
                     seq,
-                    reason: format!("idempotency key has {} bytes, not 16", key.len()),
-                });
-            }
-            let line: Option<i64> = row.try_get(4)?;
-            let kind: String = row.try_get(6)?;
-            let payload: String = row.try_get(7)?;
-            let start = out.begin(
-                row.try_get(1)?,
-                seq,
-                row.try_get(2)?,
-                row.try_get(5)?,
-                line.map_or(0, |l| l as u64 + 1),
-            );
+                    reason: "idempotency key is not 16 bytes".into(),
+                })?;
+            let line = match f.next().ok_or_else(|| bad("source line"))? {
+                "" => 0,
+                l => l.parse::<u64>().map_err(|_| bad("source line"))? + 1,
+            };
+            let source = f
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| bad("source id"))?;
+            let kind = f.next().ok_or_else(|| bad("kind"))?;
+            let payload = f.next().ok_or_else(|| bad("payload"))?;
+            let start = out.begin(time_us, seq, ingest_us, source, line);
             out.bytes.extend_from_slice(&key);
-            out.bytes.push(kind_tag(&kind));
+            out.bytes.push(kind_tag(kind));
             out.bytes.extend_from_slice(payload.as_bytes());
             out.commit(start);
-            self.count += 1;
-            self.rows_after = seq;
-            self.last_seq = self.last_seq.max(seq);
+            parsed += 1;
         }
+        if parsed != n {
+            return Err(StoreError::Corrupt {
+                seq: self.rows_after,
+                reason: format!("{n} rows of `events` came back as {parsed}"),
+            });
+        }
+        self.count += n as u64;
+        self.rows_after = max;
+        self.last_seq = self.last_seq.max(max);
         Ok(())
     }
 

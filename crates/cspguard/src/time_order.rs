@@ -21,7 +21,7 @@ pub const RUN: usize = 262_144;
 /// Bytes of records sorted in memory per run.
 pub const RUN_BYTES: usize = 48 << 20;
 /// Rows of `events` read from the store per query (a query of segments reads one, ~10,000 usage lines).
-const PAGE: u32 = 4_096;
+const PAGE: u32 = 1_024;
 /// What one read adds at most, roughly: a page of rows or a segment.
 const READ_BYTES: usize = 8 << 20;
 
