@@ -488,7 +488,7 @@ impl Decoder {
             }
         }
         let cur = r.bytes(3)?;
-        if let Some(out) = out.as_deref_mut() {
+        if let Some(out) = out {
             out.extend_from_slice(cur);
         }
         self.at = r.at;

@@ -64,9 +64,9 @@ pub async fn for_each_in_time_order(
         sources.push(Source::Spilled(r));
     }
     sources.push(Source::Memory(buf, 0));
-    for mut c in chains {
-        let head = c.next(store, &dec).await?;
-        sources.push(Source::Chain(c, head));
+    for mut chain in chains {
+        let head = chain.next(store, &dec).await?;
+        sources.push(Source::Chain(Box::new(ChainHead { chain, head })));
     }
     let mut heap: BinaryHeap<Reverse<((i64, i64), usize)>> =
         BinaryHeap::with_capacity(sources.len());
@@ -77,11 +77,11 @@ pub async fn for_each_in_time_order(
     }
     while let Some(Reverse((_, i))) = heap.pop() {
         match &mut sources[i] {
-            Source::Chain(c, head) => {
-                if let Some(e) = head.take() {
+            Source::Chain(c) => {
+                if let Some(e) = c.head.take() {
                     f(&e);
                 }
-                *head = c.next(store, &dec).await?;
+                c.head = c.chain.next(store, &dec).await?;
             }
             Source::Spilled(r) => {
                 f(&dec.decode(&r.record)?);
@@ -104,7 +104,13 @@ pub async fn for_each_in_time_order(
 enum Source {
     Spilled(RunReader),
     Memory(RawBatch, usize),
-    Chain(SegmentChain, Option<StoredEvent>),
+    Chain(Box<ChainHead>),
+}
+
+/// A chain and its next event.
+struct ChainHead {
+    chain: SegmentChain,
+    head: Option<StoredEvent>,
 }
 
 impl Source {
@@ -113,7 +119,10 @@ impl Source {
         Ok(match self {
             Source::Spilled(r) if !r.record.is_empty() => Some(record_order(&r.record)?),
             Source::Memory(b, at) if *at < b.len() => Some(record_order(b.get(*at))?),
-            Source::Chain(_, Some(e)) => Some((e.envelope.event_time.timestamp_micros(), e.seq)),
+            Source::Chain(c) => c
+                .head
+                .as_ref()
+                .map(|e| (e.envelope.event_time.timestamp_micros(), e.seq)),
             _ => None,
         })
     }
