@@ -8,7 +8,8 @@
 //! Layout (migration 0002): the log is one sequence of positions (`seq`) over two tables. Usage lines, the bulk of any
 //! partner's data, are stored many to a row in `event_segments` (compact binary, see `segment.rs`) with their keys in
 //! `usage_keys`; every other event is one JSON row of `events`. `log_head.next_seq` is the next free position. Read the
-//! log with [`Store::events_after`]: it merges both tables by position.
+//! log with [`Store::events_after`]: it merges both tables by position. To sort it by event time, [`Store::log_reader`]
+//! hands it out as compact binary records decoded only when consumed (`raw.rs`).
 //!
 //! Invariants:
 //! - the log is append-only: rows of `events`, `event_segments` and `usage_keys` are inserted, never updated or

@@ -6,7 +6,13 @@
 //! any other event its stored JSON), so sorting and spilling move bytes, and each event is decoded exactly once, when
 //! it is merged out to the caller. Up to [`RUN`] events or [`RUN_BYTES`] bytes of records are sorted in memory; beyond
 //! that, sorted runs are spilled to anonymous temporary files (length-prefixed records, deleted when closed) and
-//! merged, so a backfill over millions of events holds about one run in memory, not the whole log. Written by hand:
+//! merged, so a backfill over millions of events holds about one run in memory, not the whole log.
+//!
+//! Usage segments whose lines are already in time order (a usage file is usually in date order, and usage is most of a
+//! log) skip all that: the reader keeps them as chains ([`cspguard_store::SegmentChain`], at most
+//! [`cspguard_store::MAX_CHAINS`]) that the merge reads straight from the store, a segment at a time, beside the runs.
+//! Memory stays bounded either way: one run buffer, one open segment per chain, a read buffer per spilled run.
+//! Written by hand:
 //! the merge is a few lines over `BinaryHeap`, and the external-sort crates on crates.io sort plain records, not a
 //! store's paged reads.
 
