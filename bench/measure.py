@@ -1,7 +1,10 @@
-"""Runs a command and prints `wall_seconds peak_rss_kib exit_status` (peak RSS from wait4, the child's own maximum)."""
+"""Runs a command and prints `wall_seconds peak_rss_kib exit_status` (peak RSS from wait4, the child's own maximum).
+
+With `--cpu` before `--`, a fourth field: the child's CPU seconds (user + system, from the same wait4)."""
 import os, sys, time
 
 args = sys.argv[sys.argv.index("--") + 1:]
+cpu = "--cpu" in sys.argv[:sys.argv.index("--")]
 t0 = time.perf_counter()
 pid = os.fork()
 if pid == 0:
@@ -10,4 +13,7 @@ if pid == 0:
     os.execvp(args[0], args)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - t0
-print(f"{wall:.3f} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+line = f"{wall:.3f} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}"
+if cpu:
+    line += f" {usage.ru_utime + usage.ru_stime:.3f}"
+print(line)

@@ -8,7 +8,8 @@
 //! Layout (migration 0002): the log is one sequence of positions (`seq`) over two tables. Usage lines, the bulk of any
 //! partner's data, are stored many to a row in `event_segments` (compact binary, see `segment.rs`) with their keys in
 //! `usage_keys`; every other event is one JSON row of `events`. `log_head.next_seq` is the next free position. Read the
-//! log with [`Store::events_after`]: it merges both tables by position.
+//! log with [`Store::events_after`]: it merges both tables by position. To sort it by event time, [`Store::log_reader`]
+//! hands it out as compact binary records decoded only when consumed (`raw.rs`).
 //!
 //! Invariants:
 //! - the log is append-only: rows of `events`, `event_segments` and `usage_keys` are inserted, never updated or
@@ -27,6 +28,7 @@ mod credit;
 mod derived;
 mod detection;
 mod exceptions;
+mod raw;
 mod schema;
 mod segment;
 
@@ -45,6 +47,7 @@ pub use credit::{CustomerDailyCost, BILLING_KINDS};
 pub use derived::{CustomerRow, DailyMeterCost, DailyResourceCost};
 pub use detection::{AlertFilter, AlertRow, Checkpoint};
 pub use exceptions::{ExceptionRow, Opened, ScreeningRow};
+pub use raw::{order as record_order, LogReader, RawBatch, RawDecoder, SegmentChain, MAX_CHAINS};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,7 +418,7 @@ impl Store {
                 let body: Vec<u8> = g.try_get(3)?;
                 let origin: String = g.try_get(4)?;
                 decode_segment(
-                    &body,
+                    body,
                     first,
                     last,
                     after_seq,
@@ -552,7 +555,7 @@ impl Store {
 /// Decodes the events of a segment at positions `first..=last` that come after `after`, at most `max` of them.
 #[allow(clippy::too_many_arguments)]
 fn decode_segment(
-    body: &[u8],
+    body: Vec<u8>,
     first: i64,
     last: i64,
     after: i64,

@@ -262,11 +262,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-struct Strings<'a> {
-    all: Vec<&'a str>,
+/// A segment's string table, validated once: the strings one after the other in one `String`, and where each is.
+struct Strings {
+    text: String,
+    spans: Vec<(u32, u32)>,
 }
 
-impl<'a> Strings<'a> {
+impl Strings {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+    fn at(&self, i: usize) -> Result<&str, DecodeError> {
+        self.spans
+            .get(i)
+            .and_then(|&(a, b)| self.text.get(a as usize..b as usize))
+            .ok_or_else(|| format!("string #{i} is not in the table"))
+    }
     fn index(&self, r: &mut Reader<'_>) -> Result<usize, DecodeError> {
         Ok(r.u64()? as usize)
     }
@@ -276,22 +287,14 @@ impl<'a> Strings<'a> {
             i => Some(i as usize - 1),
         })
     }
-    fn get(&self, r: &mut Reader<'_>) -> Result<&'a str, DecodeError> {
+    fn get(&self, r: &mut Reader<'_>) -> Result<&str, DecodeError> {
         let i = r.u64()? as usize;
-        self.all
-            .get(i)
-            .copied()
-            .ok_or_else(|| format!("string #{i} is not in the table"))
+        self.at(i)
     }
-    fn opt(&self, r: &mut Reader<'_>) -> Result<Option<&'a str>, DecodeError> {
+    fn opt(&self, r: &mut Reader<'_>) -> Result<Option<&str>, DecodeError> {
         match r.u64()? {
             0 => Ok(None),
-            i => self
-                .all
-                .get(i as usize - 1)
-                .copied()
-                .map(Some)
-                .ok_or_else(|| format!("string #{} is not in the table", i - 1)),
+            i => self.at(i as usize - 1).map(Some),
         }
     }
     fn string(&self, r: &mut Reader<'_>) -> Result<String, DecodeError> {
@@ -300,9 +303,14 @@ impl<'a> Strings<'a> {
 }
 
 /// Splits a segment body into its string table and its records, and counts the records.
-pub(crate) struct Decoder<'a> {
-    strings: Strings<'a>,
-    r: Reader<'a>,
+/// Owns the body, so a reader can keep one open across awaits (a chain of sorted segments, `raw.rs`).
+pub(crate) struct Decoder {
+    strings: Strings,
+    body: Vec<u8>,
+    /// Where the records start, how many there are; where the next one starts, how many are left.
+    start: usize,
+    count: u64,
+    at: usize,
     left: u64,
     ids: IdCaches,
 }
@@ -330,12 +338,12 @@ impl<T> Default for IdCache<T> {
 impl<T: Clone> IdCache<T> {
     fn get(
         &mut self,
-        strings: &Strings<'_>,
+        strings: &Strings,
         i: usize,
         parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
     ) -> Result<T, DecodeError> {
-        if self.0.len() != strings.all.len() {
-            self.0 = vec![None; strings.all.len()];
+        if self.0.len() != strings.len() {
+            self.0 = vec![None; strings.len()];
         }
         let slot = self
             .0
@@ -344,13 +352,13 @@ impl<T: Clone> IdCache<T> {
         if let Some(v) = slot {
             return Ok(v.clone());
         }
-        let v = parse(strings.all[i]).map_err(|e| e.to_string())?;
+        let v = parse(strings.at(i)?).map_err(|e| e.to_string())?;
         *slot = Some(v.clone());
         Ok(v)
     }
     fn opt(
         &mut self,
-        strings: &Strings<'_>,
+        strings: &Strings,
         i: Option<usize>,
         parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
     ) -> Result<Option<T>, DecodeError> {
@@ -358,24 +366,35 @@ impl<T: Clone> IdCache<T> {
     }
 }
 
-impl<'a> Decoder<'a> {
-    pub(crate) fn new(body: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader { b: body, at: 0 };
+impl Decoder {
+    pub(crate) fn new(body: Vec<u8>) -> Result<Self, DecodeError> {
+        let mut r = Reader { b: &body, at: 0 };
         let v = r.byte()?;
         if v != VERSION {
             return Err(format!("segment encoding version {v} is unknown"));
         }
         let n = r.u64()? as usize;
-        let mut all = Vec::with_capacity(n.min(body.len()));
+        let mut text = String::new();
+        let mut spans = Vec::with_capacity(n.min(body.len()));
         for _ in 0..n {
             let len = r.u64()? as usize;
             let s = std::str::from_utf8(r.bytes(len)?).map_err(|_| "string is not UTF-8")?;
-            all.push(s);
+            let a = text.len();
+            text.push_str(s);
+            let b = text.len();
+            spans.push((
+                u32::try_from(a).map_err(|_| "string table over 4 GiB")?,
+                u32::try_from(b).map_err(|_| "string table over 4 GiB")?,
+            ));
         }
         let left = r.u64()?;
+        let start = r.at;
         Ok(Decoder {
-            strings: Strings { all },
-            r,
+            strings: Strings { text, spans },
+            body,
+            start,
+            count: left,
+            at: start,
             left,
             ids: IdCaches::default(),
         })
@@ -385,13 +404,107 @@ impl<'a> Decoder<'a> {
         self.left
     }
 
+    /// Back to the first record.
+    pub(crate) fn rewind(&mut self) {
+        self.at = self.start;
+        self.left = self.count;
+    }
+
+    /// The next record's key, event time (micros) and source line (0 = none, else line + 1); then call
+    /// [`Decoder::inline_rest`] or [`Decoder::skip_rest`] before anything else.
+    pub(crate) fn next_head(&mut self) -> Result<Option<([u8; 16], i64, u64)>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut r = Reader {
+            b: &self.body,
+            at: self.at,
+        };
+        let key: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "key")?;
+        let time = r.i64()?;
+        let line = r.u64()?;
+        self.at = r.at;
+        Ok(Some((key, time, line)))
+    }
+
+    /// Appends the rest of the current record to `out` with its strings inline (see [`decode_inline`]).
+    pub(crate) fn inline_rest(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.walk_rest(Some(out))
+    }
+
+    /// Steps over the rest of the current record.
+    pub(crate) fn skip_rest(&mut self) -> Result<(), DecodeError> {
+        self.walk_rest(None)
+    }
+
+    fn walk_rest(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), DecodeError> {
+        let r = &mut Reader {
+            b: &self.body,
+            at: self.at,
+        };
+        let s = &self.strings;
+        let put_str = |out: &mut Option<&mut Vec<u8>>, v: &str| {
+            if let Some(out) = out.as_deref_mut() {
+                put_varint(out, v.len() as u128);
+                out.extend_from_slice(v.as_bytes());
+            }
+        };
+        let put_opt = |out: &mut Option<&mut Vec<u8>>, v: Option<&str>| {
+            if let Some(out) = out.as_deref_mut() {
+                match v {
+                    None => out.push(0),
+                    Some(v) => {
+                        put_varint(out, v.len() as u128 + 1);
+                        out.extend_from_slice(v.as_bytes());
+                    }
+                }
+            }
+        };
+        put_opt(&mut out, s.opt(r)?); // partner
+        put_str(&mut out, s.get(r)?); // customer
+        put_str(&mut out, s.get(r)?); // customer name
+        put_opt(&mut out, s.opt(r)?); // customer country
+        put_opt(&mut out, s.opt(r)?); // reseller
+        put_opt(&mut out, s.opt(r)?); // invoice number
+        put_str(&mut out, s.get(r)?); // billing subscription
+        put_str(&mut out, s.get(r)?); // azure subscription
+        let date = r.u64()?; // usage date (zigzag)
+        if let Some(out) = out.as_deref_mut() {
+            put_varint(out, date as u128);
+        }
+        for _ in 0..10 {
+            put_str(&mut out, s.get(r)?);
+        }
+        put_opt(&mut out, s.opt(r)?); // resource
+        put_str(&mut out, s.get(r)?); // charge type
+        put_str(&mut out, s.get(r)?); // unit
+        for _ in 0..3 {
+            let f = r.byte()?;
+            let m = r.varint()?;
+            if let Some(out) = out.as_deref_mut() {
+                out.push(f);
+                put_varint(out, m);
+            }
+        }
+        let cur = r.bytes(3)?;
+        if let Some(out) = out {
+            out.extend_from_slice(cur);
+        }
+        self.at = r.at;
+        Ok(())
+    }
+
     /// The next event, with `origin` as its source.
     pub(crate) fn next_event(&mut self, origin: &str) -> Result<Option<Envelope>, DecodeError> {
         if self.left == 0 {
             return Ok(None);
         }
         self.left -= 1;
-        let r = &mut self.r;
+        let r = &mut Reader {
+            b: &self.body,
+            at: self.at,
+        };
         let s = &self.strings;
         let key: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "key")?;
         let event_time = micros(r.i64()?)?;
@@ -432,6 +545,7 @@ impl<'a> Decoder<'a> {
         let cur = r.bytes(3)?;
         let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
             .map_err(|e| e.to_string())?;
+        self.at = r.at;
         Ok(Some(Envelope {
             key: IdempotencyKey(key),
             event_time,
@@ -468,6 +582,139 @@ impl<'a> Decoder<'a> {
             }),
         }))
     }
+}
+
+// Inline bodies, for `raw.rs`: [`Decoder::inline_rest`] rewrites a record as a self-contained body (strings inline
+// instead of indexes into the segment's table), so it sorts and spills on its own and is decoded only once, when it is
+// consumed. An inline body is the record after its key, time and line, with each string as `len | bytes` (an optional
+// string as `0` = none, else `len + 1 | bytes`); varints, decimals and the currency are copied as they are.
+
+/// Identifiers already parsed, by their text, across inline records (stored identifiers are valid and normalised, but
+/// parsing a GUID per field per event was an eighth of decoding). Cleared when it grows large, so it stays bounded.
+#[derive(Default)]
+pub(crate) struct InlineIds {
+    partner: TextCache<PartnerId>,
+    customer: TextCache<TenantId>,
+    reseller: TextCache<ResellerMpnId>,
+    billing: TextCache<BillingSubscriptionId>,
+    azure: TextCache<AzureSubscriptionId>,
+    resource: TextCache<ResourceId>,
+}
+
+struct TextCache<T>(HashMap<Box<str>, T, BuildHasherDefault<Fx>>);
+
+impl<T> Default for TextCache<T> {
+    fn default() -> Self {
+        TextCache(HashMap::default())
+    }
+}
+
+impl<T: Clone> TextCache<T> {
+    const MAX: usize = 1 << 16;
+    fn get(
+        &mut self,
+        s: &str,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<T, DecodeError> {
+        if let Some(v) = self.0.get(s) {
+            return Ok(v.clone());
+        }
+        let v = parse(s).map_err(|e| e.to_string())?;
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(s.into(), v.clone());
+        Ok(v)
+    }
+    fn opt(
+        &mut self,
+        s: Option<&str>,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+    ) -> Result<Option<T>, DecodeError> {
+        s.map(|s| self.get(s, parse)).transpose()
+    }
+}
+
+impl Reader<'_> {
+    fn inline_str(&mut self) -> Result<&str, DecodeError> {
+        let n = self.u64()? as usize;
+        std::str::from_utf8(self.bytes(n)?).map_err(|_| "string is not UTF-8".into())
+    }
+    fn inline_opt(&mut self) -> Result<Option<&str>, DecodeError> {
+        match self.u64()? as usize {
+            0 => Ok(None),
+            n => std::str::from_utf8(self.bytes(n - 1)?)
+                .map(Some)
+                .map_err(|_| "string is not UTF-8".into()),
+        }
+    }
+}
+
+/// Decodes an inline body written by [`Decoder::inline_rest`].
+pub(crate) fn decode_inline(body: &[u8], ids: &mut InlineIds) -> Result<UsageLine, DecodeError> {
+    let mut r = Reader { b: body, at: 0 };
+    let r = &mut r;
+    let partner = ids.partner.opt(r.inline_opt()?, PartnerId::parse)?;
+    let customer = ids.customer.get(r.inline_str()?, TenantId::parse)?;
+    let customer_name = r.inline_str()?.to_string();
+    let customer_country = r.inline_opt()?.map(str::to_string);
+    let reseller = ids.reseller.opt(r.inline_opt()?, ResellerMpnId::parse)?;
+    let invoice_number = r.inline_opt()?.map(str::to_string);
+    let billing_subscription = ids
+        .billing
+        .get(r.inline_str()?, BillingSubscriptionId::parse)?;
+    let azure_subscription = ids.azure.get(r.inline_str()?, AzureSubscriptionId::parse)?;
+    let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
+    let usage_date = NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
+    let product_id = r.inline_str()?.to_string();
+    let sku_name = r.inline_str()?.to_string();
+    let meter_id = r.inline_str()?.to_string();
+    let meter_category = r.inline_str()?.to_string();
+    let meter_subcategory = r.inline_str()?.to_string();
+    let meter_name = r.inline_str()?.to_string();
+    let meter_region = r.inline_str()?.to_string();
+    let resource_location = r.inline_str()?.to_string();
+    let consumed_service = r.inline_str()?.to_string();
+    let resource_group = r.inline_str()?.to_string();
+    let resource = ids.resource.opt(r.inline_opt()?, ResourceId::parse)?;
+    let charge_type = r.inline_str()?.to_string();
+    let unit = r.inline_str()?.to_string();
+    let quantity = r.decimal()?;
+    let effective_unit_price = r.decimal()?;
+    let amount = r.decimal()?;
+    let cur = r.bytes(3)?;
+    let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
+        .map_err(|e| e.to_string())?;
+    if r.at != body.len() {
+        return Err("trailing bytes after a usage record".into());
+    }
+    Ok(UsageLine {
+        partner,
+        customer,
+        customer_name,
+        customer_country,
+        reseller,
+        invoice_number,
+        billing_subscription,
+        azure_subscription,
+        usage_date,
+        product_id,
+        sku_name,
+        meter_id,
+        meter_category,
+        meter_subcategory,
+        meter_name,
+        meter_region,
+        resource_location,
+        consumed_service,
+        resource_group,
+        resource,
+        charge_type,
+        unit,
+        quantity,
+        effective_unit_price,
+        cost: Money::new(amount, currency),
+    })
 }
 
 fn micros(us: i64) -> Result<Instant, DecodeError> {
@@ -538,7 +785,7 @@ mod tests {
             b"\x01\x01\xff\xff\xff",
             b"\x01\x00\x05abc",
         ] {
-            match Decoder::new(b) {
+            match Decoder::new(b.to_vec()) {
                 Err(_) => {}
                 Ok(mut d) => while let Ok(Some(_)) = d.next_event("x") {},
             }

@@ -436,7 +436,9 @@ async fn credit_tour(
             now,
         )
         .await?;
-        outln!("  (the demo resolves it as Fraud, as a person would after confirming the compromise)");
+        outln!(
+            "  (the demo resolves it as Fraud, as a person would after confirming the compromise)"
+        );
     }
     let out_dir = g.data_dir.join("exception-request");
     crate::exception::run(

@@ -13,7 +13,6 @@
 //! Money is per currency and never converted.
 
 use crate::cli::GlobalArgs;
-use crate::outln;
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
 use cspguard_cases::{Case, CaseStatus};
@@ -153,12 +152,20 @@ pub async fn liability(
     let mut exposure_rows: Vec<(String, String, Decimal)> = Vec::new();
     for e in &exposures {
         let t = entry(&e.exposure.customer_tenant_id);
-        exposure_rows.push((t, e.exposure.exposure.currency.as_str().to_string(), e.exposure.exposure.amount));
+        exposure_rows.push((
+            t,
+            e.exposure.exposure.currency.as_str().to_string(),
+            e.exposure.exposure.amount,
+        ));
     }
     let mut risk_rows: Vec<(String, String, Decimal)> = Vec::new();
     for c in cases.iter().filter(|c| c.status != CaseStatus::Resolved) {
         let t = entry(&c.customer_tenant_id);
-        risk_rows.push((t, c.money_at_risk.currency.as_str().to_string(), c.money_at_risk.amount));
+        risk_rows.push((
+            t,
+            c.money_at_risk.currency.as_str().to_string(),
+            c.money_at_risk.amount,
+        ));
     }
     let mut r = Liability {
         as_of,
@@ -189,16 +196,26 @@ pub async fn liability(
     }
     let mut months: BTreeMap<String, MonthLine> = BTreeMap::new();
     for c in &cases {
-        let m = months.entry(month(c.first_evidence_at)).or_insert_with(|| MonthLine {
-            month: month(c.first_evidence_at),
-            ..Default::default()
-        });
+        let m = months
+            .entry(month(c.first_evidence_at))
+            .or_insert_with(|| MonthLine {
+                month: month(c.first_evidence_at),
+                ..Default::default()
+            });
         m.cases += 1;
-        add(&mut m.money_at_risk, c.money_at_risk.currency.as_str(), c.money_at_risk.amount);
+        add(
+            &mut m.money_at_risk,
+            c.money_at_risk.currency.as_str(),
+            c.money_at_risk.amount,
+        );
         let mut own: Option<cspguard_domain::Instant> = None;
         let mut ms: Option<cspguard_domain::Instant> = None;
         for a in c.alert_ids.iter().filter_map(|id| by_id.get(id.as_str())) {
-            let slot = if a.origin == Origin::Microsoft { &mut ms } else { &mut own };
+            let slot = if a.origin == Origin::Microsoft {
+                &mut ms
+            } else {
+                &mut own
+            };
             *slot = Some(slot.map_or(a.fired_at, |t| t.min(a.fired_at)));
         }
         let Some(own) = own else { continue };
@@ -236,9 +253,12 @@ pub async fn liability(
         .map(|c| (c.id.0.as_str(), month(c.first_evidence_at)))
         .collect();
     for row in store.exception_requests().await? {
-        let req: cspguard_exception::ExceptionRequest =
-            serde_json::from_str(&row.body).with_context(|| format!("exception request {} is unreadable", row.id))?;
-        let m = case_month.get(req.case_id.as_str()).cloned().unwrap_or_else(|| month(req.created_at));
+        let req: cspguard_exception::ExceptionRequest = serde_json::from_str(&row.body)
+            .with_context(|| format!("exception request {} is unreadable", row.id))?;
+        let m = case_month
+            .get(req.case_id.as_str())
+            .cloned()
+            .unwrap_or_else(|| month(req.created_at));
         let ml = months.entry(m.clone()).or_insert_with(|| MonthLine {
             month: m,
             ..Default::default()
@@ -262,10 +282,12 @@ pub async fn liability(
     let mut resellers: BTreeMap<String, ResellerLine> = BTreeMap::new();
     for l in customers.values() {
         let key = l.reseller_mpn_id.clone().unwrap_or_else(|| "-".into());
-        let rl = resellers.entry(key.clone()).or_insert_with(|| ResellerLine {
-            reseller_mpn_id: key,
-            ..Default::default()
-        });
+        let rl = resellers
+            .entry(key.clone())
+            .or_insert_with(|| ResellerLine {
+                reseller_mpn_id: key,
+                ..Default::default()
+            });
         rl.customers += 1;
         rl.open_cases += l.open_cases;
         for (c, v) in &l.exposure {
@@ -278,7 +300,8 @@ pub async fn liability(
     r.by_reseller = resellers.into_values().collect();
     let mut top_list: Vec<CustomerLine> = customers.into_values().collect();
     let weight = |l: &CustomerLine| -> Decimal {
-        l.exposure.values().copied().sum::<Decimal>() + l.money_at_risk.values().copied().sum::<Decimal>()
+        l.exposure.values().copied().sum::<Decimal>()
+            + l.money_at_risk.values().copied().sum::<Decimal>()
     };
     top_list.sort_by(|a, b| weight(b).cmp(&weight(a)));
     top_list.truncate(top);
@@ -301,8 +324,16 @@ pub fn render(r: &Liability) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "liability on {}", r.as_of);
-    let _ = writeln!(s, "  exposure (open invoices + unbilled + projected burn): {}", sums(&r.exposure));
-    let _ = writeln!(s, "  money at risk in unresolved cases:                  {}", sums(&r.money_at_risk));
+    let _ = writeln!(
+        s,
+        "  exposure (open invoices + unbilled + projected burn): {}",
+        sums(&r.exposure)
+    );
+    let _ = writeln!(
+        s,
+        "  money at risk in unresolved cases:                  {}",
+        sums(&r.money_at_risk)
+    );
     let _ = writeln!(
         s,
         "  saved by acting on cspguard before Microsoft:       {} ({} case(s) Microsoft never alerted on)",
@@ -315,7 +346,11 @@ pub fn render(r: &Liability) -> String {
         sums(&r.credits_claimed),
         sums(&r.credits_received)
     );
-    let _ = writeln!(s, "\n  {:<10} {:>9} {:>6}  {:<32} MONEY AT RISK", "RESELLER", "CUSTOMERS", "CASES", "EXPOSURE");
+    let _ = writeln!(
+        s,
+        "\n  {:<10} {:>9} {:>6}  {:<32} MONEY AT RISK",
+        "RESELLER", "CUSTOMERS", "CASES", "EXPOSURE"
+    );
     for l in &r.by_reseller {
         let _ = writeln!(
             s,
@@ -327,18 +362,31 @@ pub fn render(r: &Liability) -> String {
             sums(&l.money_at_risk)
         );
     }
-    let _ = writeln!(s, "\n  {:<30} {:<10} {:<24} MONEY AT RISK", "CUSTOMER", "RESELLER", "EXPOSURE");
+    let _ = writeln!(
+        s,
+        "\n  {:<30} {:<10} {:<24} MONEY AT RISK",
+        "CUSTOMER", "RESELLER", "EXPOSURE"
+    );
     for l in &r.top_customers {
         let _ = writeln!(
             s,
             "  {:<30} {:<10} {:<24} {}",
-            l.name.as_deref().unwrap_or(&l.customer_tenant_id).chars().take(30).collect::<String>(),
+            l.name
+                .as_deref()
+                .unwrap_or(&l.customer_tenant_id)
+                .chars()
+                .take(30)
+                .collect::<String>(),
             l.reseller_mpn_id.as_deref().unwrap_or("-"),
             sums(&l.exposure),
             sums(&l.money_at_risk)
         );
     }
-    let _ = writeln!(s, "\n  {:<8} {:>5}  {:<20} {:<20} {:<14} CREDITED", "MONTH", "CASES", "MONEY AT RISK", "SAVED", "CLAIMED");
+    let _ = writeln!(
+        s,
+        "\n  {:<8} {:>5}  {:<20} {:<20} {:<14} CREDITED",
+        "MONTH", "CASES", "MONEY AT RISK", "SAVED", "CLAIMED"
+    );
     for m in &r.by_month {
         let _ = writeln!(
             s,

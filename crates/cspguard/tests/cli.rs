@@ -784,3 +784,61 @@ fn detect_series_keeps_malformed_rows_and_rejects_unusable_files() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("check the --input path"));
 }
+
+/// The scan's external sort (spilled runs, chains of sorted usage segments read from the store, the records decoded
+/// only when merged out) feeds the engine what the whole log sorted in memory by (event time, position) would: the
+/// same alerts, byte for byte, whatever the run size.
+#[tokio::test]
+async fn the_scan_order_gives_the_alerts_of_the_log_sorted_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book = small_book(tmp.path());
+    let data = tmp.path().join("data");
+    let o = cspguard(
+        &data,
+        &["import", "auto", book.to_str().unwrap(), "--quiet"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let store = cspguard_store::Store::open(&format!("sqlite://{}/cspguard.db", data.display()))
+        .await
+        .unwrap();
+    let settings = cspguard::settings::Settings::default();
+    let now = chrono::Utc::now();
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_after(after, 16_384).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        all.extend(page);
+    }
+    all.sort_by_key(|e| (e.envelope.event_time, e.seq));
+    let mut engine = settings.engine();
+    cspguard::detect::seed_owners(&store, &mut engine)
+        .await
+        .unwrap();
+    let mut want = Vec::new();
+    for e in &all {
+        engine.process(&e.envelope, now, &mut want);
+    }
+    assert!(!want.is_empty(), "the book raises alerts");
+    let want = serde_json::to_string(&want).unwrap();
+    for run in [3_000, cspguard::time_order::RUN] {
+        let mut engine = settings.engine();
+        cspguard::detect::seed_owners(&store, &mut engine)
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let (n, last) = cspguard::time_order::for_each_in_time_order(&store, 0, run, |e| {
+            engine.process(&e.envelope, now, &mut got)
+        })
+        .await
+        .unwrap();
+        assert_eq!((n as usize, last), (all.len(), after), "run of {run}");
+        assert_eq!(serde_json::to_string(&got).unwrap(), want, "run of {run}");
+    }
+}
