@@ -568,6 +568,9 @@ async fn postgres_case_changes_are_atomic_idempotent_and_audited() {
     if let Some(url) = postgres_url().await {
         let store = Store::open(&url).await.unwrap();
         case_changes_are_atomic_idempotent_and_audited(store, &url).await;
+    }
+}
+
 /// Every example file, every event kind, usage in segments and the rest as rows.
 fn every_example() -> Vec<Envelope> {
     let mut all = Vec::new();

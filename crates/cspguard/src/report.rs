@@ -303,7 +303,7 @@ pub async fn liability(
         l.exposure.values().copied().sum::<Decimal>()
             + l.money_at_risk.values().copied().sum::<Decimal>()
     };
-    top_list.sort_by(|a, b| weight(b).cmp(&weight(a)));
+    top_list.sort_by_key(|l| std::cmp::Reverse(weight(l)));
     top_list.truncate(top);
     r.top_customers = top_list;
     r.by_month = months.into_values().collect();
