@@ -116,6 +116,7 @@ struct File {
     graph: Option<GraphSettings>,
     #[serde(default)]
     credit: crate::credit::CreditSettings,
+    #[serde(default)]
     screening: ScreeningConfig,
 }
 
