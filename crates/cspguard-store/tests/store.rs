@@ -590,6 +590,25 @@ fn every_example() -> Vec<Envelope> {
     ] {
         all.extend(example_events(k, f, c));
     }
+    // The partner's own Microsoft records are not in the domain examples (they are cspguard's own extension of the
+    // billing format): one of each.
+    let partner = concat!(
+        r#"{"type":"partner_invoice","invoice_id":"G000001","issued_on":"2026-10-08","due_on":"2026-11-07","amount":"1200.50","currency":"USD"}"#,
+        "\n",
+        r#"{"type":"partner_payment","payment_id":"MSP-1","invoice_id":"G000001","amount":"1200.50","currency":"USD","submitted_on":"2026-11-05","posted_on":"2026-11-10","status":"succeeded"}"#,
+        "\n",
+        r#"{"type":"partner_credit_limit","observed_on":"2026-11-01","amount":"50000","currency":"USD","used":"12000"}"#,
+        "\n"
+    );
+    let opts = ImportOptions {
+        origin: "partner.jsonl".into(),
+        customer: None,
+        observed_at: cspguard_ingest::parse_instant("2026-11-01T00:00:00Z").unwrap(),
+    };
+    let mut c = Collect(Vec::new());
+    cspguard_ingest::parse(SourceKind::Billing, partner.as_bytes(), &opts, &mut c).unwrap();
+    assert_eq!(c.0.len(), 3, "the three partner records parse");
+    all.extend(c.0);
     all
 }
 

@@ -274,7 +274,7 @@ pub async fn liability(
         r.credits.push(CreditLine {
             request_id: req.id.clone(),
             customer_tenant_id: req.customer_tenant_id.clone(),
-            status: format!("{:?}", req.status).to_ascii_lowercase(),
+            status: req.status.as_str().to_string(),
             claimed: req.claimed_total.map(|m| m.to_string()),
             credited: req.credited.map(|m| m.to_string()),
         });

@@ -1,0 +1,168 @@
+//! `cspguard report liability` on a simulated book: exposure and money at risk by reseller, what acting before
+//! Microsoft saved, and fraud credits once a request is filed and decided.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn run(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cspguard"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("CSPGUARD_DATABASE_URL")
+        .env_remove("CSPGUARD_USER")
+        .output()
+        .unwrap()
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let o = run(data, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sum(v: &Value) -> f64 {
+    v.as_object()
+        .map(|m| {
+            m.values()
+                .map(|x| {
+                    x.as_str()
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .or(x.as_f64())
+                        .unwrap_or(0.0)
+                })
+                .sum()
+        })
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn liability_reports_exposure_savings_and_credits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book = tmp.path().join("book");
+    let data = tmp.path().join("data");
+    ok(
+        &tmp.path().join("sim"),
+        &[
+            "simulate",
+            "--customers",
+            "40",
+            "--days",
+            "45",
+            "--seed",
+            "2",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "import",
+            "auto",
+            book.to_str().unwrap(),
+            "--detect",
+            "--quiet",
+        ],
+    );
+    let r: Value = serde_json::from_str(&ok(&data, &["report", "liability", "--json"])).unwrap();
+    assert!(sum(&r["exposure"]) > 0.0, "{}", r["exposure"]);
+    assert!(sum(&r["money_at_risk"]) > 0.0, "{}", r["money_at_risk"]);
+    let resellers = r["by_reseller"].as_array().unwrap();
+    assert!(
+        resellers.iter().any(|l| l["reseller_mpn_id"] == "-"),
+        "direct customers are a row"
+    );
+    assert!(resellers.len() > 1, "indirect resellers have their rows");
+    let by_reseller: f64 = resellers.iter().map(|l| sum(&l["exposure"])).sum();
+    assert!(
+        (by_reseller - sum(&r["exposure"])).abs() < 0.01,
+        "the reseller rows add up to the total"
+    );
+    let early = r["early_actions"].as_array().unwrap();
+    assert!(
+        early
+            .iter()
+            .any(|e| e["hours_earlier"].as_f64().is_some_and(|h| h > 0.0)),
+        "cspguard alerted before Microsoft on the cryptojacking incident: {early:?}"
+    );
+    assert_eq!(sum(&r["credits_claimed"]), 0.0);
+
+    // A fraud credit filed, submitted and approved shows as claimed and received.
+    let cases: Value = serde_json::from_str(&ok(&data, &["cases", "list", "--json"])).unwrap();
+    let case = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "account_compromise" || c["kind"] == "resource_abuse")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &data,
+        &[
+            "--as",
+            "ann",
+            "cases",
+            "resolve",
+            &case,
+            "--verdict",
+            "fraud",
+        ],
+    );
+    let pkg = tmp.path().join("pkg");
+    ok(
+        &data,
+        &[
+            "exception",
+            "package",
+            &case,
+            "--out",
+            pkg.to_str().unwrap(),
+            "--as-of",
+            "2026-09-20",
+        ],
+    );
+    let list: Value = serde_json::from_str(&ok(&data, &["exception", "list", "--json"])).unwrap();
+    let req = list.as_array().or(list["requests"].as_array()).unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &data,
+        &[
+            "exception",
+            "status",
+            &req,
+            "submitted",
+            "--ticket",
+            "2609200010001",
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "exception",
+            "status",
+            &req,
+            "approved",
+            "--credited",
+            "1000",
+        ],
+    );
+    let r: Value = serde_json::from_str(&ok(&data, &["report", "liability", "--json"])).unwrap();
+    assert!(sum(&r["credits_claimed"]) > 0.0, "{}", r["credits_claimed"]);
+    assert!(
+        (sum(&r["credits_received"]) - 1000.0).abs() < 0.001,
+        "{}",
+        r["credits_received"]
+    );
+    let text = ok(&data, &["report", "liability"]);
+    assert!(text.contains("fraud credits claimed / received"));
+}
