@@ -7,7 +7,7 @@
 
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::import::{self, ImportReport, ImportRequest};
-use crate::{exit, open_store};
+use crate::open_store;
 use anyhow::Context;
 use cspguard_sim::{SimConfig, SimSummary};
 use cspguard_store::{Store, StoreStats};
@@ -91,10 +91,7 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
          auto PATH... --detect`.",
         g.data_dir.display()
     );
-    let code = match report.exit_code() {
-        exit::OK => exit::OK,
-        other => other,
-    };
+    let code = report.exit_code();
     let store = open_store(g).await?;
     let logins = demo_users(&store, &g.actor()).await?;
     if args.no_serve {
