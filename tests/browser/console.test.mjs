@@ -7,7 +7,10 @@ import { chromium } from 'playwright-core';
 const BASE = process.env.CSPGUARD_URL;
 const PASSWORD = process.env.CSPGUARD_PASSWORD;
 const RESELLER = process.env.CSPGUARD_RESELLER;
+// Set to a folder to keep a full-page screenshot of every page the tests settle on (for looking at the layout).
+const SHOTS = process.env.CSPGUARD_SCREENSHOTS;
 let browser;
+let shot = 0;
 
 before(async () => {
   assert.ok(BASE && PASSWORD && RESELLER, 'run through tests/browser/run.sh');
@@ -46,6 +49,10 @@ async function settled(page) {
   await page.waitForSelector('#main h1');
   await page.waitForFunction(() => !document.querySelector('#main').textContent.startsWith('Loading'));
   assert.equal(await page.locator('#page-error').count(), 0, await page.locator('#main').innerText());
+  if (SHOTS) {
+    const name = new URL(page.url()).hash.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
+    await page.screenshot({ path: `${SHOTS}/${String(++shot).padStart(2, '0')}${name}.png`, fullPage: true });
+  }
 }
 
 async function signIn(page, user) {
