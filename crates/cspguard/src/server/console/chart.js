@@ -18,7 +18,7 @@ export function spendChart(days, currency) {
   svg.append(el('line', { class: 'axis', x1: left, y1: top + plotH, x2: W - 8, y2: top + plotH }));
   for (const f of [0, 0.5, 1]) {
     const y = top + plotH - f * plotH;
-    svg.append(el('text', { x: left - 6, y: y + 3, 'text-anchor': 'end' }, (max * f).toFixed(0)));
+    svg.append(el('text', { x: left - 6, y: y + 3, 'text-anchor': 'end' }, (max * f).toFixed(max < 10 ? 2 : 0)));
   }
   days.forEach((d, i) => {
     const v = Number(d.amount);

@@ -71,3 +71,9 @@ export function customerLink(me, tenant, name) {
   const label = name || tenant;
   return me.may('read_customers') ? h('a', { href: `#/customers/${encodeURIComponent(tenant)}` }, label) : label;
 }
+
+/** A long text cut to `n` characters, the whole of it in the tooltip. */
+export function brief(text, n = 180) {
+  const t = String(text || '');
+  return t.length <= n ? h('span', { class: 'small' }, t) : h('span', { class: 'small', title: t }, `${t.slice(0, n)}…`);
+}

@@ -1,5 +1,5 @@
 import { get } from '/console/api.js';
-import { h, money, when, sev, table } from '/console/dom.js';
+import { h, money, when, sev, table, brief } from '/console/dom.js';
 import { spendChart } from '/console/chart.js';
 
 function amount(x) {
@@ -33,7 +33,7 @@ export async function customer(me, tenant) {
       h('div', {}, h('h2', {}, 'Meters'), table(['Meter category', 'Spend '], c.meters.slice(0, 10).map((r) => [r.name, amount(r)])))),
     h('h2', {}, 'Alerts'),
     table(['Fired', 'Severity', 'Kind', 'Origin', 'Money at risk ', 'Summary'],
-      c.alerts.map((a) => [when(a.fired_at), sev(a.severity), a.kind, a.origin, money(a.money_at_risk), h('span', { class: 'small' }, a.summary)])),
+      c.alerts.map((a) => [when(a.fired_at), sev(a.severity), a.kind, a.origin, money(a.money_at_risk), brief(a.summary, 240)])),
     me.may('read_cases') ? [h('h2', {}, 'Cases'),
       table(['Case', 'Status', 'Severity', 'Money at risk '],
         c.cases.map((x) => [h('a', { href: `#/cases/${encodeURIComponent(x.id)}` }, x.id), x.status, sev(x.severity), money(x.money_at_risk)]))] : null,

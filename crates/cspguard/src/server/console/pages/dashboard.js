@@ -1,5 +1,5 @@
 import { get } from '/console/api.js';
-import { h, money, when, clock, sev, table, customerLink } from '/console/dom.js';
+import { h, money, when, clock, sev, table, customerLink, brief } from '/console/dom.js';
 
 function caseLink(id) {
   return h('a', { href: `#/cases/${encodeURIComponent(id)}` }, id);
@@ -8,7 +8,8 @@ function caseLink(id) {
 /** Exposure, open cases by severity with SLA clocks, recent alerts, and the lead over Microsoft's alerts. */
 export async function dashboard(me) {
   const d = await get('/dashboard');
-  const risk = d.exposure.money_at_risk.length ? d.exposure.money_at_risk.map(money).join(' + ') : money({ amount: '0', currency: '' });
+  const nonzero = d.exposure.money_at_risk.filter((m) => Number(m.amount) !== 0);
+  const risk = nonzero.length ? nonzero.map(money).join(' + ') : '0';
   const lead = d.earlier_than_microsoft;
   const breached = (c) => c.sla && ((c.sla.respond && c.sla.respond.breached) || (c.sla.mitigate && c.sla.mitigate.breached));
   const sevs = ['critical', 'high', 'medium', 'low'];
@@ -39,5 +40,5 @@ export async function dashboard(me) {
         table(['Customer', 'Kind', 'Lead ', 'Why'],
           lead.incidents.slice(0, 15).map((x) => [customerLink(me, x.customer_tenant_id, x.customer_name), x.kind,
             h('span', { class: x.lead_hours > 0 ? 'ok' : 'warn' }, `${x.lead_hours.toFixed(1)} h`),
-            h('span', { class: 'small' }, x.summary)])))));
+            brief(x.summary)])))));
 }
