@@ -25,9 +25,9 @@ after(async () => {
   await browser?.close();
 });
 
-/** A fresh browser context (no cookies) at laptop width, recording console errors and uncaught exceptions. */
-async function open() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+/** A fresh browser context (no cookies) at laptop width (or `width`), recording console errors and uncaught exceptions. */
+async function open(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => {
@@ -172,5 +172,26 @@ test('a reseller-scoped user sees only its customers and cases', async () => {
   assert.ok(foreign);
   assert.equal((await page.request.get(`${BASE}/api/v1/cases/${encodeURIComponent(foreign.id)}`)).status(), 404);
   assert.equal((await page.request.get(`${BASE}/api/v1/customers/${foreign.customer_tenant_id}`)).status(), 404);
+  await s.close();
+});
+
+test('at 1024 px the pages fit the width (no horizontal scrolling)', async () => {
+  const s = await open(1024);
+  const { page } = s;
+  await signIn(page, 'admin');
+  const fits = async () => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= 1024, `${page.url()} is ${w} px wide`);
+  };
+  await fits();
+  await visit(page, '#/cases');
+  await page.locator('a.case-link').first().click();
+  await page.waitForSelector('#case-header');
+  await settled(page);
+  await fits();
+  await page.locator('#case-header a').first().click();
+  await page.waitForSelector('#customer-page');
+  await settled(page);
+  await fits();
   await s.close();
 });

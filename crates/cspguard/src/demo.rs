@@ -95,21 +95,24 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
     let store = open_store(g).await?;
     let logins = demo_users(&store, &g.actor()).await?;
     if args.no_serve {
-        store.close().await;
-        return Ok(code);
+        outln!("\n== The console (`cspguard --data-dir {} serve`, then http://127.0.0.1:8080/console/)", g.data_dir.display());
+    } else {
+        outln!(
+            "\n== The console: http://{}/console/ (Ctrl-C stops it)",
+            args.listen
+        );
     }
-    outln!(
-        "\n== The console: http://{}/console/ (Ctrl-C stops it)",
-        args.listen
-    );
     if logins.is_empty() {
         outln!("  sign in with the users made before (`cspguard users list`)");
-    }
-    for (name, role, password) in &logins {
-        outln!("  {name:<9} {role:<22} password {password}");
-    }
-    if !logins.is_empty() {
+    } else {
+        for (name, role, password) in &logins {
+            outln!("  {name:<9} {role:<22} password {password}");
+        }
         outln!("  (the passwords are printed only this once)");
+    }
+    if args.no_serve {
+        store.close().await;
+        return Ok(code);
     }
     crate::server::serve(store, settings, &args.listen).await?;
     Ok(code)
