@@ -744,6 +744,14 @@ async fn dashboard_and_customer_views_are_scoped_and_the_console_is_served_with_
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }
+    let spec: Value = reqwest::get(format!("{b}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/api/v1/dashboard"].is_object());
+    assert!(spec["paths"]["/api/v1/customers/{tenant}"].is_object());
     let (_, me) = call("GET", &format!("{b}/api/v1/me"), Some(&um), None).await;
     assert_eq!(
         me["permissions"],
