@@ -483,9 +483,12 @@ pub struct DemoArgs {
     /// Random seed of the simulated book.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Stop after the summary (the demo does not serve anything yet; accepted so scripts need not change later).
+    /// Stop after the summary instead of serving the console (for scripts).
     #[arg(long)]
     pub no_serve: bool,
+    /// Where the demo serves the console.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,13 @@
 //! `cspguard demo`: the one-command tour. Simulates a partner book into `<data-dir>/demo-book`, imports it through the
-//! real importers into the data folder's store, and summarises what is there.
+//! real importers into the data folder's store, and summarises what is there. Then, unless `--no-serve`, it creates
+//! one login per role (only if the store has no user yet; random passwords printed once) and serves the console.
 //!
 //! The steps are a list so later stages (detection, cases, the console) add theirs after the import without changing it.
 //! Running the demo twice re-simulates the same book (same seed, same bytes) and the import adds nothing the second time.
 
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::import::{self, ImportReport, ImportRequest};
-use crate::{exit, open_store};
+use crate::open_store;
 use anyhow::Context;
 use cspguard_sim::{SimConfig, SimSummary};
 use cspguard_store::{Store, StoreStats};
@@ -91,13 +92,70 @@ pub async fn run(g: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<i32> {
          auto PATH... --detect`.",
         g.data_dir.display()
     );
+    let code = report.exit_code();
+    let store = open_store(g).await?;
+    let logins = demo_users(&store, &g.actor()).await?;
     if args.no_serve {
-        tracing::debug!("--no-serve: nothing to serve yet");
+        outln!("\n== The console (`cspguard --data-dir {} serve`, then http://127.0.0.1:8080/console/)", g.data_dir.display());
+    } else {
+        outln!(
+            "\n== The console: http://{}/console/ (Ctrl-C stops it)",
+            args.listen
+        );
     }
-    Ok(match report.exit_code() {
-        exit::OK => exit::OK,
-        other => other,
-    })
+    if logins.is_empty() {
+        outln!("  sign in with the users made before (`cspguard users list`)");
+    } else {
+        for (name, role, password) in &logins {
+            outln!("  {name:<9} {role:<22} password {password}");
+        }
+        outln!("  (the passwords are printed only this once)");
+    }
+    if args.no_serve {
+        store.close().await;
+        return Ok(code);
+    }
+    crate::server::serve(store, settings, &args.listen).await?;
+    Ok(code)
+}
+
+/// The demo's logins, one per role, each with a random password: made only when the store has no user yet, and
+/// returned (name, role, password) so the demo prints them once.
+async fn demo_users(store: &Store, actor: &str) -> anyhow::Result<Vec<(String, String, String)>> {
+    use crate::server::auth::{hash_password, new_secret, Role};
+    if store.user_count().await? > 0 {
+        return Ok(Vec::new());
+    }
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for (name, role) in [
+        ("admin", Role::GlobalAdmin),
+        ("agent", Role::AdminAgent),
+        ("billing", Role::BillingAdmin),
+        ("usermgmt", Role::UserManagementAdmin),
+    ] {
+        let password = new_secret("p")[2..22].to_string();
+        store
+            .add_user(&cspguard_store::UserRow {
+                username: name.to_string(),
+                password_hash: hash_password(&password)?,
+                role: role.as_str().to_string(),
+                reseller_mpn_id: None,
+                created_at: now,
+                disabled: false,
+            })
+            .await?;
+        store
+            .append_audit(&[cspguard_store::AuditEntry::new(
+                now,
+                actor,
+                "user.added",
+                serde_json::json!({"username": name, "role": role.as_str(), "by": "cspguard demo"}),
+            )])
+            .await?;
+        out.push((name.to_string(), role.as_str().to_string(), password));
+    }
+    Ok(out)
 }
 
 /// One line per file kind rather than per file: a book has hundreds of files.

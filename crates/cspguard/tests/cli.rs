@@ -314,10 +314,34 @@ fn simulate_writes_a_book_and_the_demo_imports_it_once() {
     assert!(stdout.contains("injected incidents"), "{stdout}");
     let s1 = json(&cspguard(&data, &["stats", "--json"]));
     assert_eq!(s1["customers"].as_u64(), Some(25), "{s1}");
-    // A second demo re-simulates the same bytes and the import adds nothing.
+    // One console login per role, its password printed once.
+    assert_eq!(stdout.matches(" password ").count(), 4, "{stdout}");
+    let users = json(&cspguard(&data, &["users", "list", "--json"]));
+    let mut roles: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["role"].as_str().unwrap())
+        .collect();
+    roles.sort_unstable();
+    assert_eq!(
+        roles,
+        [
+            "admin_agent",
+            "billing_admin",
+            "global_admin",
+            "user_management_admin"
+        ]
+    );
+    // A second demo re-simulates the same bytes and the import adds nothing; the logins stay as they were.
     let out = cspguard(&data, DEMO);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("already imported"));
+    let again = String::from_utf8_lossy(&out.stdout);
+    assert!(again.contains("already imported"));
+    assert!(
+        again.contains("users made before") && !again.contains(" password "),
+        "{again}"
+    );
     let s2 = json(&cspguard(&data, &["stats", "--json"]));
     assert_eq!(s1["events"], s2["events"]);
 }

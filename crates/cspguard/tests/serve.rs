@@ -577,3 +577,184 @@ async fn ingest_over_http_is_durable_idempotent_keeps_good_rows_and_feeds_detect
         "the alert opened a case"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_customer_views_are_scoped_and_the_console_is_served_with_a_strict_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = book_data(tmp.path());
+    let admin = user(&data, "ada", "global-admin", None);
+    let um = user(&data, "umar", "user-management-admin", None);
+    let srv = start(&data).await;
+    let b = srv.base.clone();
+
+    // The dashboard: exposure per currency equals the open cases' money at risk; lead over Microsoft's alerts.
+    let (code, d) = call("GET", &format!("{b}/api/v1/dashboard"), Some(&admin), None).await;
+    assert_eq!(code, 200, "{d}");
+    let open = d["open_cases"].as_array().unwrap();
+    assert_eq!(d["exposure"]["open_cases"], open.len());
+    assert!(open
+        .iter()
+        .all(|c| c["status"] != "resolved" && c["sla"].is_object()));
+    let usd: f64 = open
+        .iter()
+        .filter(|c| c["money_at_risk"]["currency"] == "USD")
+        .map(|c| {
+            c["money_at_risk"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum();
+    if let Some(t) = d["exposure"]["money_at_risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["currency"] == "USD")
+    {
+        let total: f64 = t["amount"].as_str().unwrap().parse().unwrap();
+        assert!((total - usd).abs() < 0.01, "{total} vs {usd}");
+    }
+    let by_sev: u64 = d["by_severity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_sev as usize, open.len());
+    assert!(d["recent_alerts"].as_array().unwrap().len() <= 15);
+    let lead = &d["earlier_than_microsoft"];
+    assert_eq!(
+        lead["linked"].as_u64().unwrap() as usize,
+        lead["incidents"].as_array().unwrap().len()
+    );
+    let (code, _) = call("GET", &format!("{b}/api/v1/dashboard"), Some(&um), None).await;
+    assert_eq!(code, 403, "user management admins read no cases");
+
+    // A customer with a case: profile, risk, its cases, daily spend marked on alert days.
+    let tenant = open
+        .first()
+        .or(d["recent_alerts"].as_array().unwrap().first())
+        .expect("the book has an incident")["customer_tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, c) = call(
+        "GET",
+        &format!("{b}/api/v1/customers/{tenant}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{c}");
+    assert_eq!(c["tenant_id"], tenant.as_str());
+    assert!(!c["alerts"].as_array().unwrap().is_empty());
+    assert!(c["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["customer_tenant_id"] == tenant.as_str()));
+    let days = c["daily_cost"].as_array().unwrap();
+    assert!(!days.is_empty(), "the customer has Azure usage");
+    assert!(days
+        .windows(2)
+        .all(|w| w[0]["date"].as_str() <= w[1]["date"].as_str()));
+    for key in ["regions", "meters", "signins", "payments", "instruments"] {
+        assert!(c[key].is_array(), "{key}");
+    }
+    let (code, _) = call(
+        "GET",
+        &format!("{b}/api/v1/customers/00000000-0000-4000-8000-000000000000"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404);
+
+    // A reseller's user: its customer answers, anyone else's is 404, and its dashboard holds only its customers.
+    let (_, all) = call("GET", &format!("{b}/api/v1/customers"), Some(&admin), None).await;
+    let all = all["customers"].as_array().unwrap().clone();
+    let mpn = all
+        .iter()
+        .find_map(|c| c["reseller_mpn_id"].as_str())
+        .unwrap()
+        .to_string();
+    let own = all
+        .iter()
+        .find(|c| c["reseller_mpn_id"] == mpn.as_str())
+        .unwrap()["tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = all
+        .iter()
+        .find(|c| c["reseller_mpn_id"] != mpn.as_str())
+        .unwrap()["tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scoped = user(&data, "rita", "admin-agent", Some(&mpn));
+    let (code, _) = call(
+        "GET",
+        &format!("{b}/api/v1/customers/{own}"),
+        Some(&scoped),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (code, v) = call(
+        "GET",
+        &format!("{b}/api/v1/customers/{other}"),
+        Some(&scoped),
+        None,
+    )
+    .await;
+    assert_eq!(
+        code, 404,
+        "another reseller's customer does not exist here: {v}"
+    );
+    let mine: std::collections::HashSet<&str> = all
+        .iter()
+        .filter(|c| c["reseller_mpn_id"] == mpn.as_str())
+        .map(|c| c["tenant_id"].as_str().unwrap())
+        .collect();
+    let (_, d) = call("GET", &format!("{b}/api/v1/dashboard"), Some(&scoped), None).await;
+    for c in d["open_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(d["recent_alerts"].as_array().unwrap())
+    {
+        assert!(mine.contains(c["customer_tenant_id"].as_str().unwrap()));
+    }
+
+    // The console: `/` redirects to it; pages and scripts carry the policy.
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(format!("{b}/")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/console/");
+    for path in ["/console/", "/console/app.js", "/console/pages/case.js"] {
+        let r = reqwest::get(format!("{b}{path}")).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    }
+    let spec: Value = reqwest::get(format!("{b}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/api/v1/dashboard"].is_object());
+    assert!(spec["paths"]["/api/v1/customers/{tenant}"].is_object());
+    let (_, me) = call("GET", &format!("{b}/api/v1/me"), Some(&um), None).await;
+    assert_eq!(
+        me["permissions"],
+        serde_json::json!(["manage_users", "read_audit"])
+    );
+}

@@ -20,7 +20,7 @@ const SESSION_HOURS: i64 = 8;
 
 type Res = Result<Response, ApiError>;
 
-fn need(p: &Principal, perm: Permission) -> Result<(), ApiError> {
+pub(crate) fn need(p: &Principal, perm: Permission) -> Result<(), ApiError> {
     if p.role.may(perm) {
         Ok(())
     } else {
@@ -31,7 +31,7 @@ fn need(p: &Principal, perm: Permission) -> Result<(), ApiError> {
     }
 }
 
-fn not_visible(what: &str) -> ApiError {
+pub(crate) fn not_visible(what: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("there is no {what}"))
 }
 
@@ -53,11 +53,19 @@ pub async fn not_found() -> ApiError {
     )
 }
 
-/// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, description = "username, role, reseller scope")),
+/// The signed-in user and what the role may do (the console shows only the pages and buttons these allow).
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, description = "username, role, reseller scope, permissions")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn me(Extension(p): Extension<Principal>) -> Json<Value> {
-    Json(json!({"username": p.username, "role": p.role, "reseller_mpn_id": p.reseller}))
+    let permissions: Vec<&str> = Permission::ALL
+        .iter()
+        .filter(|perm| p.role.may(**perm))
+        .map(|perm| perm.as_str())
+        .collect();
+    Json(
+        json!({"username": p.username, "role": p.role, "reseller_mpn_id": p.reseller,
+                "permissions": permissions}),
+    )
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -179,7 +187,7 @@ pub struct CaseQuery {
     pub customer: Option<String>,
 }
 
-fn case_json(c: &cspguard_cases::Case) -> Result<Value, ApiError> {
+pub(crate) fn case_json(c: &cspguard_cases::Case) -> Result<Value, ApiError> {
     let mut v = serde_json::to_value(c).map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
     v["sla"] = serde_json::to_value(c.sla(Utc::now())).unwrap_or(Value::Null);
     Ok(v)

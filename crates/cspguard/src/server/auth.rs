@@ -95,6 +95,35 @@ pub enum Permission {
     Ingest,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 9] = [
+        Permission::ReadAlerts,
+        Permission::ReadCases,
+        Permission::WorkCases,
+        Permission::ApproveActions,
+        Permission::ReadCustomers,
+        Permission::Billing,
+        Permission::ManageUsers,
+        Permission::ReadAudit,
+        Permission::Ingest,
+    ];
+
+    /// The name `GET /api/v1/me` lists (the console shows only what these allow).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ReadAlerts => "read_alerts",
+            Permission::ReadCases => "read_cases",
+            Permission::WorkCases => "work_cases",
+            Permission::ApproveActions => "approve_actions",
+            Permission::ReadCustomers => "read_customers",
+            Permission::Billing => "billing",
+            Permission::ManageUsers => "manage_users",
+            Permission::ReadAudit => "read_audit",
+            Permission::Ingest => "ingest",
+        }
+    }
+}
+
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {

@@ -10,6 +10,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
+pub mod views;
 
 use crate::settings::Settings;
 use auth::Principal;
@@ -125,7 +127,9 @@ impl From<cspguard_store::StoreError> for ApiError {
         api::approve_action,
         api::list_customers,
         api::verify_audit,
-        api::ingest
+        api::ingest,
+        views::dashboard,
+        views::customer
     ),
     modifiers(&SecurityAddon)
 )]
@@ -243,6 +247,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/actions", get(api::list_actions))
         .route("/api/v1/actions/{key}/approve", post(api::approve_action))
         .route("/api/v1/customers", get(api::list_customers))
+        .route("/api/v1/customers/{tenant}", get(views::customer))
+        .route("/api/v1/dashboard", get(views::dashboard))
         .route("/api/v1/audit/verify", get(api::verify_audit))
         .route(
             "/api/v1/events/{kind}",
@@ -260,6 +266,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/api/v1/session", post(api::login))
         .merge(protected)
+        .merge(console::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -278,7 +285,10 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
         anyhow::anyhow!("cannot listen on {listen}: {e} (choose another with --listen)")
     })?;
     let addr = listener.local_addr()?;
-    eprintln!("cspguard serving on http://{addr} (API under /api/v1, OpenAPI at /openapi.json)");
+    eprintln!(
+        "cspguard serving on http://{addr} (console at http://{addr}/console/, API under /api/v1, OpenAPI at \
+         /openapi.json)"
+    );
     if state.store.user_count().await? == 0 {
         eprintln!(
             "no users yet: create the first with `cspguard users add NAME --role global-admin` (password from \

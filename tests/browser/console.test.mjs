@@ -1,0 +1,197 @@
+// The console in a real browser (Debian's Chromium through playwright-core), against `cspguard serve` started by
+// run.sh. Every page visited must log no console error and throw no uncaught exception.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.CSPGUARD_URL;
+const PASSWORD = process.env.CSPGUARD_PASSWORD;
+const RESELLER = process.env.CSPGUARD_RESELLER;
+// Set to a folder to keep a full-page screenshot of every page the tests settle on (for looking at the layout).
+const SHOTS = process.env.CSPGUARD_SCREENSHOTS;
+let browser;
+let shot = 0;
+
+before(async () => {
+  assert.ok(BASE && PASSWORD && RESELLER, 'run through tests/browser/run.sh');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A fresh browser context (no cookies) at laptop width (or `width`), recording console errors and uncaught exceptions. */
+async function open(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${page.url()}: console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`${page.url()}: uncaught: ${e.message}`));
+  return {
+    page,
+    errors,
+    async close() {
+      await context.close();
+      assert.deepEqual(errors, [], 'no browser console errors on any page visited');
+    },
+  };
+}
+
+/** Waits until the page has rendered (its heading is there, no "Loading…") and shows no error. */
+async function settled(page) {
+  await page.waitForSelector('#main h1');
+  await page.waitForFunction(() => !document.querySelector('#main').textContent.startsWith('Loading'));
+  assert.equal(await page.locator('#page-error').count(), 0, await page.locator('#main').innerText());
+  if (SHOTS) {
+    const name = new URL(page.url()).hash.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
+    await page.screenshot({ path: `${SHOTS}/${String(++shot).padStart(2, '0')}${name}.png`, fullPage: true });
+  }
+}
+
+async function signIn(page, user) {
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('#username');
+  await page.fill('#username', user);
+  await page.fill('#password', PASSWORD);
+  await page.click('#signin');
+  await page.waitForSelector('#whoami');
+  await settled(page);
+}
+
+async function nav(page) {
+  return page.$$eval('#nav a', (as) => as.map((a) => a.dataset.page));
+}
+
+async function visit(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await settled(page);
+}
+
+const ROLES = [
+  { user: 'admin', pages: ['dashboard', 'cases', 'customers', 'audit'], works: true },
+  { user: 'agent', pages: ['dashboard', 'cases', 'customers'], works: true },
+  { user: 'billing', pages: ['dashboard', 'cases', 'customers'], works: false },
+  { user: 'usermgmt', pages: ['audit'], works: false },
+];
+
+for (const role of ROLES) {
+  test(`${role.user} sees exactly its pages, and the buttons its role may use`, async () => {
+    const s = await open();
+    const { page } = s;
+    await signIn(page, role.user);
+    assert.deepEqual(await nav(page), role.pages);
+    for (const p of role.pages) {
+      await page.click(`#nav a[data-page="${p}"]`);
+      await settled(page);
+      assert.ok(page.url().endsWith(`#/${p}`), page.url());
+    }
+    // A page the role may not use is not shown: the console goes home instead (no request is made).
+    for (const p of ['dashboard', 'cases', 'customers', 'audit'].filter((x) => !role.pages.includes(x))) {
+      await visit(page, `#/${p}`);
+      assert.ok(page.url().endsWith(`#/${role.pages[0]}`), `${p} -> ${page.url()}`);
+      assert.equal(await page.locator('#main h1').innerText(), role.pages[0] === 'audit' ? 'Audit log' : 'Dashboard');
+    }
+    if (role.pages.includes('cases')) {
+      await visit(page, '#/dashboard');
+      assert.match(await page.locator('#money-at-risk').innerText(), /\d/);
+      await visit(page, '#/cases');
+      await page.locator('a.case-link').first().click();
+      await page.waitForSelector('#case-header');
+      await settled(page);
+      assert.equal(await page.locator('#note-form').count() > 0, role.works, 'note form');
+      assert.equal(await page.locator('#resolve-form').count() > 0, role.works, 'resolve form');
+      if (!role.works) assert.equal(await page.locator('button.approve').count(), 0, 'no Approve for this role');
+      // The customer of the case: risk, spend chart, sign-ins.
+      await page.locator('#case-header a').first().click();
+      await page.waitForSelector('#customer-page');
+      await settled(page);
+      assert.match(await page.locator('#risk-score').innerText(), /\d|—/);
+    }
+    await page.click('#signout');
+    await page.waitForSelector('#username');
+    assert.deepEqual(await nav(page), []);
+    await s.close();
+  });
+}
+
+test('an admin agent approves a suspension on the case page and sees the approval count change', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'agent');
+  const { actions } = await (await page.request.get(`${BASE}/api/v1/actions?state=awaiting_approval`)).json();
+  const a = actions.find((x) => x.kind.type === 'suspend_subscription' && x.approvals.length === 0);
+  assert.ok(a, 'a suspension awaits approval');
+  await visit(page, `#/cases/${encodeURIComponent(a.case_id)}`);
+  const count = page.locator(`.approvals[data-key="${a.key}"]`);
+  assert.equal(await count.innerText(), `0/${a.approvals_required}`);
+  await page.locator(`button.approve[data-key="${a.key}"]`).click();
+  await page.waitForFunction(
+    ([key, want]) => document.querySelector(`.approvals[data-key="${key}"]`)?.textContent === want,
+    [a.key, `1/${a.approvals_required}`],
+  );
+  assert.equal(await page.locator('#case-error').count(), 0);
+  // The note form works too.
+  await page.fill('#note-text', 'suspension approved from the console');
+  await page.click('#add-note');
+  await page.waitForFunction(() => document.querySelector('#notes').textContent.includes('approved from the console'));
+  await s.close();
+});
+
+test('a reseller-scoped user sees only its customers and cases', async () => {
+  const admin = await open();
+  await signIn(admin.page, 'admin');
+  const all = (await (await admin.page.request.get(`${BASE}/api/v1/customers`)).json()).customers;
+  const allCases = (await (await admin.page.request.get(`${BASE}/api/v1/cases`)).json()).cases;
+  await admin.close();
+  const mine = new Set(all.filter((c) => c.reseller_mpn_id === RESELLER).map((c) => c.tenant_id));
+  assert.ok(mine.size > 0 && mine.size < all.length);
+
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'rita');
+  assert.match(await page.locator('#whoami').innerText(), new RegExp(`reseller ${RESELLER}`));
+  await visit(page, '#/customers');
+  const shown = await page.$$eval('a.customer-link', (as) => as.map((a) => decodeURIComponent(a.getAttribute('href').split('/').pop())));
+  assert.deepEqual(new Set(shown), mine);
+  await visit(page, '#/cases');
+  const caseIds = await page.$$eval('a.case-link', (as) => as.map((a) => a.textContent));
+  for (const id of caseIds) {
+    assert.ok(mine.has(allCases.find((c) => c.id === id).customer_tenant_id), id);
+  }
+  await visit(page, '#/dashboard');
+  // Another reseller's case and customer do not exist for this user (asked outside the page: a 404 in the page
+  // would be a console error by design).
+  const foreign = allCases.find((c) => !mine.has(c.customer_tenant_id));
+  assert.ok(foreign);
+  assert.equal((await page.request.get(`${BASE}/api/v1/cases/${encodeURIComponent(foreign.id)}`)).status(), 404);
+  assert.equal((await page.request.get(`${BASE}/api/v1/customers/${foreign.customer_tenant_id}`)).status(), 404);
+  await s.close();
+});
+
+test('at 1024 px the pages fit the width (no horizontal scrolling)', async () => {
+  const s = await open(1024);
+  const { page } = s;
+  await signIn(page, 'admin');
+  const fits = async () => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= 1024, `${page.url()} is ${w} px wide`);
+  };
+  await fits();
+  await visit(page, '#/cases');
+  await page.locator('a.case-link').first().click();
+  await page.waitForSelector('#case-header');
+  await settled(page);
+  await fits();
+  await page.locator('#case-header a').first().click();
+  await page.waitForSelector('#customer-page');
+  await settled(page);
+  await fits();
+  await s.close();
+});
