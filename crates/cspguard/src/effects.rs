@@ -42,7 +42,8 @@ fn url(s: &str, what: &str) -> Result<url::Url, String> {
     url::Url::parse(s).map_err(|e| format!("{what} {s:?} is not a URL: {e}"))
 }
 
-fn partner_center(s: Option<&PartnerCenterSettings>) -> Result<PartnerCenter, String> {
+/// A Partner Center client from `[partner_center]`, or why there is none.
+pub fn partner_center(s: Option<&PartnerCenterSettings>) -> Result<PartnerCenter, String> {
     let s =
         s.ok_or("Partner Center is not configured: add a [partner_center] table to cspguard.toml")?;
     let secret = SecretRef {

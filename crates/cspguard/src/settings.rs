@@ -115,6 +115,8 @@ struct File {
     #[serde(default)]
     graph: Option<GraphSettings>,
     #[serde(default)]
+    webhooks: Option<WebhookSettings>,
+    #[serde(default)]
     credit: crate::credit::CreditSettings,
     #[serde(default)]
     screening: ScreeningConfig,
@@ -267,6 +269,15 @@ pub struct PartnerCenterSettings {
     pub page_size: u32,
 }
 
+/// `[webhooks]`: the secret token the callback URL registered in Partner Center carries
+/// (`https://HOST/webhooks/partner-center?token=...`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub token_env: Option<String>,
+    pub token_file: Option<std::path::PathBuf>,
+}
+
 /// `[graph]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +321,8 @@ pub struct Settings {
     pub playbook_specs: Vec<PlaybookSpec>,
     pub partner_center: Option<PartnerCenterSettings>,
     pub graph: Option<GraphSettings>,
+    /// `[webhooks]`: the Partner Center webhook receiver of `cspguard serve`.
+    pub webhooks: Option<WebhookSettings>,
     /// `[credit]`: limits, holidays, dunning (see [`crate::credit`]).
     pub credit: crate::credit::CreditSettings,
     pub screening: ScreeningConfig,
@@ -392,6 +405,7 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
         playbook_specs: file.playbooks,
         partner_center: file.partner_center,
         graph: file.graph,
+        webhooks: file.webhooks,
         credit: file.credit,
         screening: file.screening,
     };

@@ -535,6 +535,19 @@ pub async fn ingest(
             h.update(&body);
             h.finalize().to_hex()[..32].to_string()
         });
+    let v = store_document(&s, kind, customer, body, &key).await?;
+    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+}
+
+/// Parses `body` as a `kind` document through the importers, stores its events (committed before returning) and wakes
+/// the detection worker. Returns `{idempotency_key, read, imported, duplicates, rejected, rejects}`.
+pub async fn store_document(
+    s: &AppState,
+    kind: cspguard_ingest::SourceKind,
+    customer: Option<cspguard_domain::TenantId>,
+    body: axum::body::Bytes,
+    key: &str,
+) -> Result<Value, ApiError> {
     let now = Utc::now();
     let origin = format!("api:{}/{}", kind.name(), key);
     let opts = cspguard_ingest::ImportOptions {
@@ -581,12 +594,8 @@ pub async fn ingest(
         .take(100)
         .map(|r| json!({"line": r.line, "column": r.column, "field": r.field, "reason": r.reason}))
         .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "idempotency_key": key, "read": c.events.len() + c.rejects.len(), "imported": o.inserted,
-            "duplicates": o.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
-        })),
-    )
-        .into_response())
+    Ok(json!({
+        "idempotency_key": key, "read": c.events.len() + c.rejects.len(), "imported": o.inserted,
+        "duplicates": o.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
+    }))
 }

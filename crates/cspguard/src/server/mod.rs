@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod views;
+pub mod webhooks;
 
 use crate::settings::Settings;
 use auth::Principal;
@@ -265,6 +266,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/api/v1/session", post(api::login))
+        .route("/webhooks/partner-center", post(webhooks::partner_center))
         .merge(protected)
         .merge(console::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))

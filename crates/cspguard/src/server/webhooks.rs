@@ -1,0 +1,222 @@
+//! Partner Center webhooks: `POST /webhooks/partner-center?token=…`.
+//!
+//! Partner Center POSTs `{"EventName", "ResourceUri", "ResourceName", "AuditUri", "ResourceChangeUtcDate"}` when
+//! something changes; the receiver fetches the resource the event names and feeds it through the importers, exactly
+//! like `sync partner-center` would, so a webhook and a later sync of the same facts are one event.
+//!
+//! Authenticity: the callback URL registered in Partner Center carries a secret token (`[webhooks] token_env` or
+//! `token_file`), compared in constant time; no token configured, no receiver (503). Partner Center's own request
+//! signature (a certificate fetched from Microsoft) is not verified: this machine cannot reach Microsoft to fetch it,
+//! and the token already proves the caller knows the registered URL. Only the path of `ResourceUri` is used: the resource
+//! is always fetched from the configured Partner Center base URL with the app's own credentials, so a forged URI cannot
+//! send a token elsewhere, and the webhook body itself is never trusted as data.
+//!
+//! Handled: `subscription-updated` (the subscription), `azure-fraud-event-detected` (the fraud events of the
+//! subscription it names, every page). Other events are acknowledged and audited, nothing is fetched.
+
+use super::api::store_document;
+use super::{ApiError, AppState};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use cspguard_connectors::FraudEventQuery;
+use cspguard_ingest::SourceKind;
+use cspguard_store::AuditEntry;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    pub token: Option<String>,
+}
+
+/// Partner Center's webhook body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WebhookEvent {
+    pub event_name: String,
+    pub resource_uri: Option<String>,
+    pub resource_name: Option<String>,
+    pub resource_change_utc_date: Option<String>,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    // Constant time in the length of the expected token.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What the ResourceUri names.
+#[derive(Debug, PartialEq)]
+pub enum Resource {
+    Subscription { tenant: String, id: String },
+    FraudEvents { subscription: Option<String> },
+    Other,
+}
+
+/// Reads a ResourceUri (absolute, or a path) into what to fetch.
+pub fn resource(uri: &str) -> Resource {
+    let (path, query) = match url::Url::parse(uri) {
+        Ok(u) => (u.path().to_string(), u.query().unwrap_or("").to_string()),
+        Err(_) => {
+            let (p, q) = uri.split_once('?').unwrap_or((uri, ""));
+            (p.to_string(), q.to_string())
+        }
+    };
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["v1", "customers", t, "subscriptions", id, ..] => Resource::Subscription {
+            tenant: t.to_string(),
+            id: id.to_string(),
+        },
+        ["v1", "fraudEvents", "subscription", sub, ..] => Resource::FraudEvents {
+            subscription: Some(sub.to_string()),
+        },
+        ["v1", "fraudEvents", ..] => Resource::FraudEvents {
+            subscription: url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k.eq_ignore_ascii_case("subscriptionid"))
+                .map(|(_, v)| v.into_owned()),
+        },
+        _ => Resource::Other,
+    }
+}
+
+pub async fn partner_center(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<TokenQuery>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let Some(ws) = &s.settings.webhooks else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured: add [webhooks] token_env to cspguard.toml".into(),
+        ));
+    };
+    let expected = crate::settings::SecretRef {
+        env: ws.token_env.clone(),
+        file: ws.token_file.clone(),
+    }
+    .read("webhook token")
+    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    if !q.token.as_deref().is_some_and(|t| same(t, &expected)) {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong webhook token".into(),
+        ));
+    }
+    let ev: WebhookEvent = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("not a Partner Center webhook body: {e}"),
+        )
+    })?;
+    let now = Utc::now();
+    let target = ev
+        .resource_uri
+        .as_deref()
+        .map(resource)
+        .unwrap_or(Resource::Other);
+    let pc = || {
+        crate::effects::partner_center(s.settings.partner_center.as_ref())
+            .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))
+    };
+    let upstream = |e: cspguard_connectors::ConnectorError| {
+        ApiError(
+            if e.is_retryable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
+            format!("fetching the resource from Partner Center: {e}"),
+        )
+    };
+    let mut stored: Vec<Value> = Vec::new();
+    match (ev.event_name.as_str(), &target) {
+        ("subscription-updated", Resource::Subscription { tenant, id }) => {
+            let customer = cspguard_domain::TenantId::parse(tenant).map_err(|e| {
+                ApiError(StatusCode::BAD_REQUEST, format!("ResourceUri tenant: {e}"))
+            })?;
+            let sub = pc()?.get_subscription(tenant, id).await.map_err(upstream)?;
+            let doc = serde_json::to_vec(&json!({"items": [sub]})).unwrap_or_default();
+            let key = format!("webhook-{}", blake3::hash(&doc).to_hex());
+            stored.push(
+                store_document(
+                    &s,
+                    SourceKind::Subscriptions,
+                    Some(customer),
+                    doc.into(),
+                    &key[..40],
+                )
+                .await?,
+            );
+        }
+        ("azure-fraud-event-detected", Resource::FraudEvents { subscription }) => {
+            let client = pc()?;
+            let q = FraudEventQuery {
+                subscription_id: subscription.clone(),
+                ..Default::default()
+            };
+            for page in 1..=1_000u32 {
+                let p = client.fraud_events_page(&q, page).await.map_err(upstream)?;
+                let doc = serde_json::to_vec(&json!({"items": p.items})).unwrap_or_default();
+                let key = format!("webhook-{}", blake3::hash(&doc).to_hex());
+                stored.push(
+                    store_document(&s, SourceKind::FraudEvents, None, doc.into(), &key[..40])
+                        .await?,
+                );
+                if !p.has_more {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    let fetched = !stored.is_empty();
+    s.store
+        .append_audit(&[AuditEntry::new(
+            now,
+            "partner-center-webhook",
+            "webhook.received",
+            json!({"event": ev.event_name, "resource": ev.resource_name, "changed": ev.resource_change_utc_date,
+                   "fetched": fetched}),
+        )])
+        .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({"event": ev.event_name, "fetched": fetched, "stored": stored})),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_uris_name_what_to_fetch() {
+        assert_eq!(
+            resource("https://api.partnercenter.microsoft.com/v1/customers/T1/subscriptions/S1"),
+            Resource::Subscription {
+                tenant: "T1".into(),
+                id: "S1".into()
+            }
+        );
+        assert_eq!(
+            resource("/v1/fraudEvents?SubscriptionId=abc&EventStatus=Active"),
+            Resource::FraudEvents {
+                subscription: Some("abc".into())
+            }
+        );
+        assert_eq!(
+            resource("/v1/fraudEvents/subscription/xyz/status"),
+            Resource::FraudEvents {
+                subscription: Some("xyz".into())
+            }
+        );
+        assert_eq!(resource("/v1/invoices/G1"), Resource::Other);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}
