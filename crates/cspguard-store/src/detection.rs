@@ -67,26 +67,7 @@ impl Store {
         now: Instant,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for a in alerts {
-            sqlx::query(
-                "INSERT INTO alerts (id, customer_tenant_id, kind, severity, score, origin, fired_us, updated_us, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
-                 customer_tenant_id = excluded.customer_tenant_id, kind = excluded.kind, severity = excluded.severity, \
-                 score = excluded.score, origin = excluded.origin, fired_us = excluded.fired_us, \
-                 updated_us = excluded.updated_us, body = excluded.body",
-            )
-            .bind(&a.id)
-            .bind(&a.customer_tenant_id)
-            .bind(&a.kind)
-            .bind(&a.severity)
-            .bind(a.score)
-            .bind(&a.origin)
-            .bind(micros(&a.fired_at))
-            .bind(micros(&a.updated_at))
-            .bind(&a.body)
-            .execute(&mut *tx)
-            .await?;
-        }
+        upsert_alerts(&mut tx, alerts).await?;
         let state = String::from_utf8_lossy(&checkpoint.state).into_owned();
         sqlx::query(
             "INSERT INTO detector_checkpoints (name, last_seq, watermark_us, state, updated_us) VALUES ($1, $2, $3, $4, $5) \
@@ -100,6 +81,15 @@ impl Store {
         .bind(micros(&now))
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Upserts alerts without moving the checkpoint: a streaming detector saves what changed at once and checkpoints
+    /// its state less often (a crash re-evaluates the events since the checkpoint, which gives the same alerts).
+    pub async fn save_alerts(&self, alerts: &[AlertRow]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        upsert_alerts(&mut tx, alerts).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -161,4 +151,31 @@ impl Store {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
+}
+
+async fn upsert_alerts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    alerts: &[AlertRow],
+) -> Result<()> {
+    for a in alerts {
+        sqlx::query(
+                "INSERT INTO alerts (id, customer_tenant_id, kind, severity, score, origin, fired_us, updated_us, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+                 customer_tenant_id = excluded.customer_tenant_id, kind = excluded.kind, severity = excluded.severity, \
+                 score = excluded.score, origin = excluded.origin, fired_us = excluded.fired_us, \
+                 updated_us = excluded.updated_us, body = excluded.body",
+            )
+            .bind(&a.id)
+            .bind(&a.customer_tenant_id)
+            .bind(&a.kind)
+            .bind(&a.severity)
+            .bind(a.score)
+            .bind(&a.origin)
+            .bind(micros(&a.fired_at))
+            .bind(micros(&a.updated_at))
+            .bind(&a.body)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

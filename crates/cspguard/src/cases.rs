@@ -134,13 +134,59 @@ pub async fn intake(
     settings: &Settings,
     now: Instant,
 ) -> anyhow::Result<IntakeReport> {
+    intake_for(store, settings, now, None).await
+}
+
+/// [`intake`] limited to the alerts and cases of `only` (customer tenant IDs): what a streaming detector calls with the
+/// customers whose alerts just changed, instead of re-reading every alert and case.
+pub async fn intake_for(
+    store: &Store,
+    settings: &Settings,
+    now: Instant,
+    only: Option<&[String]>,
+) -> anyhow::Result<IntakeReport> {
     let playbooks = settings.playbooks()?;
-    let mut alerts = crate::detect::load_alerts(store, &Default::default()).await?;
+    let mut alerts = match only {
+        None => crate::detect::load_alerts(store, &Default::default()).await?,
+        Some(list) => {
+            let mut v = Vec::new();
+            for c in list {
+                v.extend(
+                    crate::detect::load_alerts(
+                        store,
+                        &cspguard_store::AlertFilter {
+                            customer: Some(c.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?,
+                );
+            }
+            v
+        }
+    };
     // Oldest first: the first alert of an incident opens its case, so case IDs do not depend on the order of rows.
     alerts.sort_by(|a, b| (a.fired_at, &a.id).cmp(&(b.fired_at, &b.id)));
     let by_id: HashMap<&str, &Alert> = alerts.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut by_customer: HashMap<String, Vec<Case>> = HashMap::new();
-    for row in store.cases(&CaseFilter::default()).await? {
+    let case_rows = match only {
+        None => store.cases(&CaseFilter::default()).await?,
+        Some(list) => {
+            let mut v = Vec::new();
+            for c in list {
+                v.extend(
+                    store
+                        .cases(&CaseFilter {
+                            customer: Some(c.clone()),
+                            ..Default::default()
+                        })
+                        .await?,
+                );
+            }
+            v
+        }
+    };
+    for row in case_rows {
         let c = parse_case(&row)?;
         by_customer
             .entry(c.customer_tenant_id.clone())
@@ -171,12 +217,27 @@ pub async fn intake(
             }
         }
     }
-    let existing_actions: std::collections::HashSet<String> = store
-        .actions(None, None)
-        .await?
-        .into_iter()
-        .map(|a| a.key)
-        .collect();
+    let existing_actions: std::collections::HashSet<String> = match only {
+        None => store
+            .actions(None, None)
+            .await?
+            .into_iter()
+            .map(|a| a.key)
+            .collect(),
+        Some(_) => {
+            let mut keys = std::collections::HashSet::new();
+            for id in changed.keys() {
+                keys.extend(
+                    store
+                        .actions(Some(id), None)
+                        .await?
+                        .into_iter()
+                        .map(|a| a.key),
+                );
+            }
+            keys
+        }
+    };
     let mut ch = CaseChanges::default();
     for (id, (case, alert, opened)) in &changed {
         if *opened {

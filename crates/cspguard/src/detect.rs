@@ -232,3 +232,78 @@ fn truncate(s: &str, n: usize) -> String {
         t
     }
 }
+
+/// Detection for a long-running process (`cspguard serve`): the engine stays in memory between steps instead of being
+/// loaded from the checkpoint each time; each step evaluates what was stored since the last one, saves the changed
+/// alerts at once, and writes the checkpoint at most every [`Live::CHECKPOINT_EVERY`] (a crash re-evaluates the events
+/// since the last checkpoint, which gives the same alerts — alert IDs are stable and saving is an upsert).
+///
+/// One process should run it per store: a `cspguard scan` run meanwhile is harmless (both evaluate the same events
+/// into the same alerts) but each then writes its own checkpoint.
+pub struct Live {
+    engine: Engine,
+    last_seq: i64,
+    saved_seq: i64,
+    last_checkpoint: WallClock,
+}
+
+impl Live {
+    pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub async fn load(store: &Store, settings: &Settings) -> anyhow::Result<Live> {
+        let (engine, last_seq) = load_engine(store, settings).await?;
+        Ok(Live {
+            engine,
+            last_seq,
+            saved_seq: last_seq,
+            last_checkpoint: WallClock::now(),
+        })
+    }
+
+    /// Evaluates the events stored since the last step; returns the alerts that changed.
+    pub async fn step(&mut self, store: &Store) -> anyhow::Result<Vec<Alert>> {
+        let now = Utc::now();
+        let mut changed: Vec<Alert> = Vec::new();
+        let engine = &mut self.engine;
+        let (_, last_seq) = crate::time_order::for_each_in_time_order(
+            store,
+            self.last_seq,
+            crate::time_order::RUN,
+            |e| engine.process(&e.envelope, now, &mut changed),
+        )
+        .await?;
+        self.last_seq = last_seq;
+        let mut latest: BTreeMap<String, Alert> = BTreeMap::new();
+        for a in changed {
+            latest.insert(a.id.clone(), a);
+        }
+        let rows: Vec<AlertRow> = latest
+            .values()
+            .map(alert_row)
+            .collect::<anyhow::Result<_>>()?;
+        if self.last_checkpoint.elapsed() >= Self::CHECKPOINT_EVERY
+            && self.last_seq != self.saved_seq
+        {
+            self.checkpoint(store, &rows).await?;
+        } else if !rows.is_empty() {
+            store.save_alerts(&rows).await?;
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    /// Writes the checkpoint (with `rows`, in one transaction).
+    pub async fn checkpoint(&mut self, store: &Store, rows: &[AlertRow]) -> anyhow::Result<()> {
+        let cp = Checkpoint {
+            last_seq: self.last_seq,
+            watermark: self.engine.watermark(),
+            state: self.engine.checkpoint(),
+        };
+        store
+            .save_detection(PIPELINE, &cp, rows, Utc::now())
+            .await
+            .context("saving the detection checkpoint and alerts")?;
+        self.saved_seq = self.last_seq;
+        self.last_checkpoint = WallClock::now();
+        Ok(())
+    }
+}

@@ -307,18 +307,38 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
 /// Runs detection and case intake whenever an ingest stored events: the stored events are durable already, so a
 /// scan that does not finish (shutdown) is simply redone from the checkpoint by the next one.
 async fn detection_worker(state: Arc<AppState>) {
+    let mut live = None;
     loop {
         state.detect_wake.notified().await;
         let r = async {
-            let scan = crate::detect::scan(&state.store, &state.settings, false).await?;
-            let intake =
-                crate::cases::intake(&state.store, &state.settings, chrono::Utc::now()).await?;
-            anyhow::Ok((scan, intake))
+            if live.is_none() {
+                live = Some(crate::detect::Live::load(&state.store, &state.settings).await?);
+            }
+            let Some(l) = live.as_mut() else {
+                return anyhow::Ok(());
+            };
+            let changed = l.step(&state.store).await?;
+            if !changed.is_empty() {
+                let mut customers: Vec<String> = changed
+                    .iter()
+                    .map(|a| a.customer_tenant_id.clone())
+                    .collect();
+                customers.sort();
+                customers.dedup();
+                crate::cases::intake_for(
+                    &state.store,
+                    &state.settings,
+                    chrono::Utc::now(),
+                    Some(&customers),
+                )
+                .await?;
+            }
+            anyhow::Ok(())
         }
         .await;
-        match r {
-            Ok((s, i)) => tracing::info!("{}{}", s.render().trim_end(), i.render().trim_end()),
-            Err(e) => tracing::error!("detection after ingest failed: {e:#}"),
+        if let Err(e) = r {
+            tracing::error!("detection after ingest failed: {e:#}");
+            live = None; // reload from the checkpoint next time
         }
     }
 }
