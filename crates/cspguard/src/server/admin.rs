@@ -30,7 +30,8 @@ struct RulesToml {
 }
 
 /// The rules in force: each `[[rules]]` entry, the `[[suppress]]` windows, the allow-lists, the number of
-/// per-customer overrides, where they came from, and the rule sections as TOML (the editor's starting text).
+/// per-customer overrides, where they came from, and the rule sections as TOML (the editor's starting text; empty
+/// when there are none).
 #[utoipa::path(get, path = "/api/v1/rules",
     responses((status = 200, description = "{source, rules, suppressions, allow, overrides, toml}")),
     security(("bearer" = []), ("session" = [])))]
@@ -39,11 +40,15 @@ pub async fn rules(State(s): State<Arc<AppState>>, Extension(p): Extension<Princ
     let r = &s.settings.rules;
     let specs = r.specs();
     let suppress: Vec<_> = r.suppressions.iter().cloned().collect();
-    let text = toml::to_string(&RulesToml {
-        rules: specs.clone(),
-        suppress: suppress.clone(),
-    })
-    .unwrap_or_default();
+    let text = if specs.is_empty() && suppress.is_empty() {
+        String::new()
+    } else {
+        toml::to_string(&RulesToml {
+            rules: specs.clone(),
+            suppress: suppress.clone(),
+        })
+        .unwrap_or_default()
+    };
     // Only the file's name: the server's directory layout is none of the browser's business.
     let source = s
         .settings

@@ -23,7 +23,7 @@ export async function rules(me) {
 
 function editor(r) {
   const text = h('textarea', { id: 'rules-toml', class: 'code', spellcheck: 'false', 'aria-label': 'proposed cspguard.toml' });
-  text.value = r.toml || '[[rules]]\nname = "example"\ncondition = \'signal.score > 80\'\n';
+  text.value = r.toml || '# No rules in force yet. An example:\n[[rules]]\nname = "example"\ncondition = \'signal.score > 80\'\naction = "add"\npoints = 30\n';
   const result = h('div', { id: 'rules-check-result' });
   async function check() {
     mount(result, h('p', { class: 'muted' }, 'Checking…'));
@@ -39,7 +39,7 @@ function editor(r) {
   }
   return h('div', {},
     h('h2', {}, 'Check a change'),
-    h('p', { class: 'muted small' }, 'Paste or edit a whole cspguard.toml (the text below is the rules in force) and check it: thresholds, allow-lists, suppressions and every CEL condition. The console never writes the file: the operator who owns cspguard.toml applies a change (edit it, `cspguard rules check`, restart `cspguard serve`).'),
+    h('p', { class: 'muted small' }, 'Edit the [[rules]] and [[suppress]] sections below (the ones in force), or paste a whole proposed cspguard.toml, and check it: thresholds, allow-lists, suppressions, playbooks and every CEL condition. The console never writes the file: the operator who owns cspguard.toml applies a change (edit it, `cspguard rules check`, restart `cspguard serve`).'),
     h('form', { class: 'stack', id: 'rules-form', onsubmit: (ev) => { ev.preventDefault(); check(); } },
       text, h('div', {}, h('button', { type: 'submit', id: 'rules-check' }, 'Check'))),
     result);
