@@ -74,11 +74,12 @@ async function visit(page, hash) {
   await settled(page);
 }
 
+const ALL_PAGES = ['dashboard', 'cases', 'customers', 'receivables', 'exceptions', 'report', 'rules', 'audit', 'users'];
 const ROLES = [
-  { user: 'admin', pages: ['dashboard', 'cases', 'customers', 'audit'], works: true },
-  { user: 'agent', pages: ['dashboard', 'cases', 'customers'], works: true },
-  { user: 'billing', pages: ['dashboard', 'cases', 'customers'], works: false },
-  { user: 'usermgmt', pages: ['audit'], works: false },
+  { user: 'admin', pages: ALL_PAGES, works: true },
+  { user: 'agent', pages: ['dashboard', 'cases', 'customers', 'rules'], works: true },
+  { user: 'billing', pages: ['dashboard', 'cases', 'customers', 'receivables', 'exceptions', 'report', 'rules'], works: false },
+  { user: 'usermgmt', pages: ['audit', 'users'], works: false },
 ];
 
 for (const role of ROLES) {
@@ -93,7 +94,7 @@ for (const role of ROLES) {
       assert.ok(page.url().endsWith(`#/${p}`), page.url());
     }
     // A page the role may not use is not shown: the console goes home instead (no request is made).
-    for (const p of ['dashboard', 'cases', 'customers', 'audit'].filter((x) => !role.pages.includes(x))) {
+    for (const p of ALL_PAGES.filter((x) => !role.pages.includes(x))) {
       await visit(page, `#/${p}`);
       assert.ok(page.url().endsWith(`#/${role.pages[0]}`), `${p} -> ${page.url()}`);
       assert.equal(await page.locator('#main h1').innerText(), role.pages[0] === 'audit' ? 'Audit log' : 'Dashboard');
@@ -184,6 +185,10 @@ test('at 1024 px the pages fit the width (no horizontal scrolling)', async () =>
     assert.ok(w <= 1024, `${page.url()} is ${w} px wide`);
   };
   await fits();
+  for (const p of ['receivables', 'exceptions', 'report', 'rules', 'users', `exceptions/${encodeURIComponent(process.env.CSPGUARD_EXCEPTION_CASE)}`]) {
+    await visit(page, `#/${p}`);
+    await fits();
+  }
   await visit(page, '#/cases');
   await page.locator('a.case-link').first().click();
   await page.waitForSelector('#case-header');
@@ -193,5 +198,79 @@ test('at 1024 px the pages fit the width (no horizontal scrolling)', async () =>
   await page.waitForSelector('#customer-page');
   await settled(page);
   await fits();
+  await s.close();
+});
+
+test('a billing admin sees receivables, exceptions and the report, updates a request, and has no Approve button', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'billing');
+  await visit(page, '#/receivables');
+  assert.equal(await page.locator('#main h1').innerText(), 'Receivables & credit');
+  assert.ok(await page.locator('#exposure-table svg.usage').count() > 0, 'a bar per customer');
+  assert.match(await page.locator('#breach-count').innerText(), /^\d+$/);
+  await visit(page, '#/report');
+  assert.match(await page.locator('#report-exposure').innerText(), /\d/);
+  await visit(page, '#/exceptions');
+  const caseId = process.env.CSPGUARD_EXCEPTION_CASE;
+  await page.locator(`#exceptions-page a.check-link[href="#/exceptions/${encodeURIComponent(caseId)}"]`).first().click();
+  await page.waitForSelector('#exception-check');
+  await settled(page);
+  assert.ok(await page.locator('#exception-check .pass, #exception-check .fail').count() > 0, 'each rule pass or fail');
+  assert.match(await page.locator('#request-status').innerText(), /draft/);
+  await page.selectOption('#status-select', 'submitted');
+  await page.fill('#status-ticket', 'MS-12345');
+  await page.click('#status-save');
+  await page.waitForSelector('#status-message');
+  assert.match(await page.locator('#status-message').innerText(), /Recorded: submitted/);
+  assert.match(await page.locator('#request-status').innerText(), /submitted · ticket MS-12345/);
+  // Cases are read-only for this role: an action awaiting approval shows no Approve button.
+  const { actions } = await (await page.request.get(`${BASE}/api/v1/actions?state=awaiting_approval`)).json();
+  assert.ok(actions.length > 0);
+  await visit(page, `#/cases/${encodeURIComponent(actions[0].case_id)}`);
+  assert.ok(await page.locator('.approvals').count() > 0);
+  assert.equal(await page.locator('button.approve').count(), 0);
+  await s.close();
+});
+
+test('a user management admin adds a user on the Users page, and that user signs in', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'usermgmt');
+  await visit(page, '#/users');
+  assert.equal(await page.locator('#new-role option[value="global_admin"]').count(), 0, 'no global admin for this role');
+  await page.fill('#new-username', 'browser-newbie');
+  await page.selectOption('#new-role', 'billing_admin');
+  await page.fill('#new-password', PASSWORD);
+  await page.click('#add-user');
+  await page.waitForSelector('#user-added');
+  assert.ok((await page.$$eval('.user-name', (xs) => xs.map((x) => x.textContent))).includes('browser-newbie'));
+  await s.close();
+
+  const n = await open();
+  await signIn(n.page, 'browser-newbie');
+  assert.match(await n.page.locator('#whoami').innerText(), /browser-newbie · billing admin/);
+  assert.ok((await nav(n.page)).includes('receivables'));
+  await n.close();
+});
+
+test('an admin agent checks a rule change with a broken condition, sees the error, and runs a backtest', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'agent');
+  await visit(page, '#/rules');
+  await page.fill('#rules-toml', '[[rules]]\nname = "broken"\ncondition = "signal.score >"\n');
+  await page.click('#rules-check');
+  await page.waitForSelector('#rules-errors');
+  assert.match(await page.locator('#rules-errors').innerText(), /broken/);
+  await page.fill('#rules-toml', '[[rules]]\nname = "big"\ncondition = "signal.score > 90"\n');
+  await page.click('#rules-check');
+  await page.waitForSelector('#rules-valid');
+  assert.match(await page.locator('#rules-valid').innerText(), /1 rule\(s\) \(big\)/);
+  await page.fill('#backtest-from', '2000-01-01');
+  await page.fill('#backtest-to', '2100-01-01');
+  await page.click('#backtest-run');
+  await page.waitForSelector('#backtest-summary', { timeout: 60000 });
+  assert.match(await page.locator('#backtest-summary').innerText(), /Replayed \d+ events: \d+ alert/);
   await s.close();
 });

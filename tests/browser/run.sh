@@ -43,6 +43,11 @@ TOML
 "$BIN" --data-dir "$WORK/sim" simulate --customers 40 --days 45 --seed 2 --out "$WORK/book" >/dev/null
 cg import auto "$WORK/book" --detect --quiet >/dev/null
 
+# A draft Microsoft exception request for the newest case, so the Exceptions page has a request to update.
+CASE=$(cg cases list --json | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const v=JSON.parse(s);const c=(v.cases||v)[0];console.log(c.id)})")
+cg exception open "$CASE" >/dev/null
+export CSPGUARD_EXCEPTION_CASE=$CASE
+
 export CSPGUARD_PASSWORD='browser tests password'
 for u in admin:global-admin agent:admin-agent billing:billing-admin usermgmt:user-management-admin; do
   cg users add "${u%%:*}" --role "${u#*:}" >/dev/null

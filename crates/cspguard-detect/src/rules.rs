@@ -202,6 +202,11 @@ impl RuleSet {
         })
     }
 
+    /// The rules as written in the settings, in order.
+    pub fn specs(&self) -> Vec<RuleSpec> {
+        self.rules.iter().map(|r| r.spec.clone()).collect()
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.rules.iter().map(|r| r.spec.name.clone()).collect()
     }

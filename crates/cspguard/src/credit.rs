@@ -322,23 +322,68 @@ fn today() -> NaiveDate {
 // ---------------------------------------------------------------------------------------------------------------
 // receivables
 
+/// What `cspguard receivables --json` prints (and `GET /api/v1/receivables` answers).
 #[derive(Debug, Serialize)]
-struct ReceivablesJson {
-    as_of: NaiveDate,
+pub struct ReceivablesJson {
+    pub as_of: NaiveDate,
     /// One row per currency.
-    totals: Vec<AgingRow>,
-    by_customer: Vec<AgingRow>,
+    pub totals: Vec<AgingRow>,
+    pub by_customer: Vec<AgingRow>,
     /// `-` groups direct customers.
-    by_reseller: Vec<AgingRow>,
+    pub by_reseller: Vec<AgingRow>,
     /// Open invoices (paid ones left out), oldest due first.
-    open_invoices: Vec<InvoiceLine>,
-    unapplied: Vec<Unapplied>,
+    pub open_invoices: Vec<InvoiceLine>,
+    pub unapplied: Vec<Unapplied>,
 }
 
 #[derive(Debug, Serialize)]
-struct Unapplied {
-    customer_tenant_id: String,
-    amount: Money,
+pub struct Unapplied {
+    pub customer_tenant_id: String,
+    pub amount: Money,
+}
+
+/// The receivables on `as_of` of the customers `keep` accepts (by tenant ID, lower case), as `cspguard receivables`
+/// computes them.
+pub async fn receivables_for(
+    store: &Store,
+    settings: &Settings,
+    as_of: NaiveDate,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<ReceivablesJson> {
+    let book = Book::load(store).await?;
+    let mut ledger = book.ledger(&settings.credit, as_of);
+    ledger.invoices.retain(|l| keep(&l.customer_tenant_id));
+    ledger.unapplied.retain(|(p, _)| keep(p));
+    Ok(receivables_of(&ledger, as_of))
+}
+
+fn receivables_of(ledger: &Ledger, as_of: NaiveDate) -> ReceivablesJson {
+    ReceivablesJson {
+        as_of,
+        totals: aging(ledger, |_| "all".into()),
+        by_customer: aging(ledger, |l| l.customer_tenant_id.clone()),
+        by_reseller: aging(ledger, |l| {
+            l.reseller_mpn_id.clone().unwrap_or_else(|| "-".into())
+        }),
+        open_invoices: {
+            let mut v: Vec<InvoiceLine> = ledger
+                .invoices
+                .iter()
+                .filter(|l| l.status != InvoiceStatus::Paid)
+                .cloned()
+                .collect();
+            v.sort_by(|a, b| (a.due_on, &a.invoice_id).cmp(&(b.due_on, &b.invoice_id)));
+            v
+        },
+        unapplied: ledger
+            .unapplied
+            .iter()
+            .map(|(p, m)| Unapplied {
+                customer_tenant_id: p.clone(),
+                amount: *m,
+            })
+            .collect(),
+    }
 }
 
 async fn receivables(g: &GlobalArgs, a: ReceivablesArgs) -> anyhow::Result<i32> {
@@ -368,32 +413,7 @@ async fn receivables(g: &GlobalArgs, a: ReceivablesArgs) -> anyhow::Result<i32> 
             .collect();
         ledger.unapplied.retain(|(p, _)| keep.contains(p));
     }
-    let out = ReceivablesJson {
-        as_of,
-        totals: aging(&ledger, |_| "all".into()),
-        by_customer: aging(&ledger, |l| l.customer_tenant_id.clone()),
-        by_reseller: aging(&ledger, |l| {
-            l.reseller_mpn_id.clone().unwrap_or_else(|| "-".into())
-        }),
-        open_invoices: {
-            let mut v: Vec<InvoiceLine> = ledger
-                .invoices
-                .iter()
-                .filter(|l| l.status != InvoiceStatus::Paid)
-                .cloned()
-                .collect();
-            v.sort_by(|a, b| (a.due_on, &a.invoice_id).cmp(&(b.due_on, &b.invoice_id)));
-            v
-        },
-        unapplied: ledger
-            .unapplied
-            .iter()
-            .map(|(p, m)| Unapplied {
-                customer_tenant_id: p.clone(),
-                amount: *m,
-            })
-            .collect(),
-    };
+    let out = receivables_of(&ledger, as_of);
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(exit::OK);
@@ -481,13 +501,41 @@ pub struct CreditAlert {
     pub message: String,
 }
 
+/// What `cspguard credit --json` prints (and `GET /api/v1/credit` answers).
 #[derive(Debug, Serialize)]
-struct CreditJson {
-    as_of: NaiveDate,
-    customers: Vec<CustomerExposure>,
-    alerts: Vec<CreditAlert>,
+pub struct CreditJson {
+    pub as_of: NaiveDate,
+    pub customers: Vec<CustomerExposure>,
+    pub alerts: Vec<CreditAlert>,
     /// Customers at or over 100% of their limit.
-    breaches: Vec<String>,
+    pub breaches: Vec<String>,
+}
+
+impl CreditJson {
+    fn of(as_of: NaiveDate, customers: Vec<CustomerExposure>) -> CreditJson {
+        CreditJson {
+            as_of,
+            alerts: alerts_of(&customers),
+            breaches: customers
+                .iter()
+                .filter(|c| c.exposure.breach)
+                .map(|c| c.exposure.customer_tenant_id.clone())
+                .collect(),
+            customers,
+        }
+    }
+}
+
+/// The credit exposure on `as_of` of the customers `keep` accepts (by tenant ID), as `cspguard credit` computes it.
+pub async fn credit_for(
+    store: &Store,
+    settings: &Settings,
+    as_of: NaiveDate,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<CreditJson> {
+    let mut customers = exposures_on(store, settings, as_of).await?;
+    customers.retain(|c| keep(&c.exposure.customer_tenant_id));
+    Ok(CreditJson::of(as_of, customers))
 }
 
 /// Every customer's exposure on `as_of`: customers with invoices, usage or a limit.
@@ -598,17 +646,7 @@ async fn credit_view(g: &GlobalArgs, as_of: Option<NaiveDate>, json: bool) -> an
     let ledger = book.ledger(&settings.credit, as_of);
     let customers = exposures(&store, &book, &ledger, &settings.credit, as_of).await?;
     store.close().await;
-    let alerts = alerts_of(&customers);
-    let out = CreditJson {
-        as_of,
-        breaches: customers
-            .iter()
-            .filter(|c| c.exposure.breach)
-            .map(|c| c.exposure.customer_tenant_id.clone())
-            .collect(),
-        customers,
-        alerts,
-    };
+    let out = CreditJson::of(as_of, customers);
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(exit::OK);

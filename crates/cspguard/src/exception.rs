@@ -299,7 +299,7 @@ fn request_row(r: &ExceptionRequest) -> anyhow::Result<ExceptionRow> {
 }
 
 /// A request by ID (EX-...) or by customer tenant ID.
-async fn find_request(store: &Store, key: &str) -> anyhow::Result<(ExceptionRequest, Instant)> {
+pub async fn find_request(store: &Store, key: &str) -> anyhow::Result<(ExceptionRequest, Instant)> {
     let row = match store.exception_request(key).await? {
         Some(r) => Some(r),
         None => store.exception_request_for_tenant(key).await?,
@@ -312,7 +312,7 @@ async fn find_request(store: &Store, key: &str) -> anyhow::Result<(ExceptionRequ
 
 /// The case a `check` target names: a case ID, or a tenant's request's case, else its latest Fraud case, else its
 /// latest case.
-async fn target_case(store: &Store, target: &str) -> anyhow::Result<Case> {
+pub async fn target_case(store: &Store, target: &str) -> anyhow::Result<Case> {
     if target.to_ascii_uppercase().starts_with("CS-") {
         return find_case(store, target).await;
     }
@@ -616,7 +616,15 @@ async fn set_first_usage(
     Ok(crate::exit::OK)
 }
 
-async fn status(store: &Store, a: StatusArgs, actor: &str, now: Instant) -> anyhow::Result<i32> {
+/// Records a request's status (`exception status`, `POST /api/v1/exceptions/{id}/status`), audited as `actor`. The
+/// warning says when a submitted request fails eligibility rules (recorded anyway: Microsoft decides).
+pub async fn set_status(
+    store: &Store,
+    a: &StatusArgs,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<(ExceptionRequest, Option<String>)> {
+    let mut warning = None;
     let (mut r, version) = find_request(store, &a.request).await?;
     let to = RequestStatus::parse(&a.status).with_context(|| {
         format!(
@@ -630,15 +638,15 @@ async fn status(store: &Store, a: StatusArgs, actor: &str, now: Instant) -> anyh
             let case = find_case(store, &r.case_id).await?;
             let x = assess(store, &case, now.date_naive()).await?;
             if !x.eligible {
-                eprintln!(
-                    "warning: the request fails {}: recorded as submitted anyway (Microsoft decides)",
+                warning = Some(format!(
+                    "the request fails {}: recorded as submitted anyway (Microsoft decides)",
                     x.rules
                         .iter()
                         .filter(|r| !r.pass)
                         .map(|r| r.rule.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
-                );
+                ));
             }
             r.submit(a.ticket.as_deref(), x.totals.total, actor, now)?;
             detail["ticket"] = serde_json::json!(r.ticket);
@@ -673,6 +681,14 @@ async fn status(store: &Store, a: StatusArgs, actor: &str, now: Instant) -> anyh
             ],
         )
         .await?;
+    Ok((r, warning))
+}
+
+async fn status(store: &Store, a: StatusArgs, actor: &str, now: Instant) -> anyhow::Result<i32> {
+    let (r, warning) = set_status(store, &a, actor, now).await?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
     outln!(
         "{} {}{}{}",
         r.id,
@@ -688,13 +704,18 @@ async fn status(store: &Store, a: StatusArgs, actor: &str, now: Instant) -> anyh
     Ok(crate::exit::OK)
 }
 
-async fn list(store: &Store, json: bool) -> anyhow::Result<i32> {
-    let reqs: Vec<ExceptionRequest> = store
+/// Every exception request (`exception list`).
+pub async fn requests(store: &Store) -> anyhow::Result<Vec<ExceptionRequest>> {
+    store
         .exception_requests()
         .await?
         .iter()
         .map(parse_request)
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
+
+async fn list(store: &Store, json: bool) -> anyhow::Result<i32> {
+    let reqs = requests(store).await?;
     if json {
         outln!(
             "{}",

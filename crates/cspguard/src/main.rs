@@ -316,11 +316,7 @@ async fn run_rules(g: &GlobalArgs, command: RulesCommand) -> anyhow::Result<i32>
             Ok(exit::OK)
         }
         RulesCommand::Backtest(args) => {
-            let from = parse_since(&args.from)?;
-            let mut to = parse_since(&args.to)?;
-            if chrono::NaiveDate::parse_from_str(&args.to, "%Y-%m-%d").is_ok() {
-                to += chrono::Duration::days(1) - chrono::Duration::microseconds(1);
-            }
+            let (from, to) = rules::parse_window(&args.from, &args.to)?;
             let labels = args.labels.as_deref().map(eval::read_labels).transpose()?;
             let store = open_store(g).await?;
             let b = rules::backtest(&store, &settings, from, to, labels.as_ref()).await?;

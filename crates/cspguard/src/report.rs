@@ -119,11 +119,25 @@ pub async fn liability(
     as_of: NaiveDate,
     top: usize,
 ) -> anyhow::Result<Liability> {
-    let exposures = crate::credit::exposures_on(store, settings, as_of).await?;
+    liability_for(store, settings, as_of, top, |_| true).await
+}
+
+/// The liability report on `as_of` over the customers `keep` accepts (by tenant ID): their exposure, cases and
+/// exception requests (`GET /api/v1/report/liability` for a reseller-scoped user).
+pub async fn liability_for(
+    store: &cspguard_store::Store,
+    settings: &crate::settings::Settings,
+    as_of: NaiveDate,
+    top: usize,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<Liability> {
+    let mut exposures = crate::credit::exposures_on(store, settings, as_of).await?;
+    exposures.retain(|e| keep(&e.exposure.customer_tenant_id));
     let cases: Vec<Case> = store
         .cases(&Default::default())
         .await?
         .iter()
+        .filter(|c| keep(&c.customer_tenant_id))
         .map(crate::cases::parse_case)
         .collect::<anyhow::Result<_>>()?;
     let alerts = crate::detect::load_alerts(store, &Default::default()).await?;
@@ -255,6 +269,9 @@ pub async fn liability(
     for row in store.exception_requests().await? {
         let req: cspguard_exception::ExceptionRequest = serde_json::from_str(&row.body)
             .with_context(|| format!("exception request {} is unreadable", row.id))?;
+        if !keep(&req.customer_tenant_id) {
+            continue;
+        }
         let m = case_month
             .get(req.case_id.as_str())
             .cloned()

@@ -35,6 +35,29 @@ pub struct Backtest {
     pub rows: Vec<DetectorRow>,
 }
 
+/// An RFC 3339 instant, or a date (its start).
+pub fn parse_instant(s: &str) -> anyhow::Result<Instant> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    anyhow::bail!(
+        "{s:?} is neither an RFC 3339 instant (2026-09-01T00:00:00Z) nor a date (2026-09-01)"
+    )
+}
+
+/// A backtest window: `from` and `to` as RFC 3339 instants or dates; a date for `to` means the end of that day.
+pub fn parse_window(from: &str, to: &str) -> anyhow::Result<(Instant, Instant)> {
+    let f = parse_instant(from)?;
+    let mut t = parse_instant(to)?;
+    if chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").is_ok() {
+        t += chrono::Duration::days(1) - chrono::Duration::microseconds(1);
+    }
+    Ok((f, t))
+}
+
 pub async fn backtest(
     store: &Store,
     settings: &Settings,

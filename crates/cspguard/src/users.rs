@@ -4,7 +4,8 @@ use crate::cli::{AuditCommand, GlobalArgs, UsersCommand};
 use crate::server::auth::{hash_password, new_secret, Role};
 use anyhow::Context;
 use chrono::Utc;
-use cspguard_store::{AuditEntry, UserRow};
+use cspguard_domain::Instant;
+use cspguard_store::{AuditEntry, Store, UserRow};
 
 /// Passwords shorter than this are refused.
 const MIN_PASSWORD: usize = 10;
@@ -21,6 +22,59 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).with_context(|| {
+        format!("{role:?} is not a role: use global-admin, user-management-admin, admin-agent or billing-admin")
+    })
+}
+
+/// Adds a user (`users add`, `POST /api/v1/users`) and audits it as `actor`: the role must exist, the name be new
+/// and the password long enough.
+pub async fn add_user(
+    store: &Store,
+    username: &str,
+    role: &str,
+    reseller: Option<&str>,
+    password: &str,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<Role> {
+    let r = parse_role(role)?;
+    if username.is_empty()
+        || username.len() > 64
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        anyhow::bail!("{username:?} is not a username: 1 to 64 characters, no spaces");
+    }
+    if store.user(username).await?.is_some() {
+        anyhow::bail!("user {username:?} exists already");
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        anyhow::bail!("the password is too short: use at least {MIN_PASSWORD} characters");
+    }
+    store
+        .add_user(&UserRow {
+            username: username.to_string(),
+            password_hash: hash_password(password)?,
+            role: r.as_str().to_string(),
+            reseller_mpn_id: reseller.map(str::to_string),
+            created_at: now,
+            disabled: false,
+        })
+        .await?;
+    store
+        .append_audit(&[AuditEntry::new(
+            now,
+            actor,
+            "user.added",
+            serde_json::json!({"username": username, "role": r.as_str(), "reseller_mpn_id": reseller}),
+        )])
+        .await?;
+    Ok(r)
+}
+
 pub async fn users(g: &GlobalArgs, command: UsersCommand) -> anyhow::Result<i32> {
     let store = crate::open_store(g).await?;
     let now = Utc::now();
@@ -31,34 +85,18 @@ pub async fn users(g: &GlobalArgs, command: UsersCommand) -> anyhow::Result<i32>
             role,
             reseller,
         } => {
-            let r = Role::parse(&role).with_context(|| {
-                format!("{role:?} is not a role: use global-admin, user-management-admin, admin-agent or billing-admin")
-            })?;
-            if store.user(&username).await?.is_some() {
-                anyhow::bail!("user {username:?} exists already");
-            }
+            parse_role(&role)?;
             let password = read_password()?;
-            if password.chars().count() < MIN_PASSWORD {
-                anyhow::bail!("the password is too short: use at least {MIN_PASSWORD} characters");
-            }
-            store
-                .add_user(&UserRow {
-                    username: username.clone(),
-                    password_hash: hash_password(&password)?,
-                    role: r.as_str().to_string(),
-                    reseller_mpn_id: reseller.clone(),
-                    created_at: now,
-                    disabled: false,
-                })
-                .await?;
-            store
-                .append_audit(&[AuditEntry::new(
-                    now,
-                    &actor,
-                    "user.added",
-                    serde_json::json!({"username": username, "role": r.as_str(), "reseller_mpn_id": reseller}),
-                )])
-                .await?;
+            let r = add_user(
+                &store,
+                &username,
+                &role,
+                reseller.as_deref(),
+                &password,
+                &actor,
+                now,
+            )
+            .await?;
             outln!(
                 "user {username} added ({r}{})",
                 reseller

@@ -10,11 +10,11 @@
 //! | permission        | Global admin | User management admin | Admin agent | Billing admin |
 //! |-------------------|:-:|:-:|:-:|:-:|
 //! | read alerts       | ✓ |   | ✓ | ✓ |
-//! | read cases        | ✓ |   | ✓ | ✓ |
-//! | work cases        | ✓ |   | ✓ |   |
+//! | read cases (and the rules in force) | ✓ |   | ✓ | ✓ |
+//! | work cases (and check or backtest rules) | ✓ |   | ✓ |   |
 //! | approve actions   | ✓ |   | ✓ |   |
 //! | read customers    | ✓ |   | ✓ | ✓ |
-//! | billing (receivables, credit, exception requests) | ✓ | | | ✓ |
+//! | billing (receivables, credit, exception requests, liability report) | ✓ | | | ✓ |
 //! | manage users      | ✓ | ✓ |   |   |
 //! | read audit log    | ✓ | ✓ |   |   |
 //! | ingest events     | ✓ |   | ✓ | ✓ | (partner-wide users only)

@@ -59,6 +59,23 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("console/pages/customer.js"),
     ),
     ("pages/audit.js", JS, include_str!("console/pages/audit.js")),
+    (
+        "pages/receivables.js",
+        JS,
+        include_str!("console/pages/receivables.js"),
+    ),
+    (
+        "pages/exceptions.js",
+        JS,
+        include_str!("console/pages/exceptions.js"),
+    ),
+    (
+        "pages/report.js",
+        JS,
+        include_str!("console/pages/report.js"),
+    ),
+    ("pages/rules.js", JS, include_str!("console/pages/rules.js")),
+    ("pages/users.js", JS, include_str!("console/pages/users.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

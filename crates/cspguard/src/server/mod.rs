@@ -8,8 +8,10 @@
 //! Shutdown is graceful: on Ctrl-C or SIGTERM the server stops accepting connections and finishes the requests in
 //! flight (each commits or not as a whole).
 
+pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod billing;
 pub mod console;
 pub mod views;
 pub mod webhooks;
@@ -91,6 +93,8 @@ impl From<anyhow::Error> for ApiError {
         let msg = format!("{e:#}");
         let status = if e.downcast_ref::<cspguard_cases::CaseError>().is_some()
             || e.downcast_ref::<cspguard_cases::ActionError>().is_some()
+            || e.downcast_ref::<cspguard_exception::RequestError>()
+                .is_some()
         {
             StatusCode::CONFLICT
         } else if msg.starts_with("there is no ") {
@@ -130,7 +134,18 @@ impl From<cspguard_store::StoreError> for ApiError {
         api::verify_audit,
         api::ingest,
         views::dashboard,
-        views::customer
+        views::customer,
+        billing::receivables,
+        billing::credit,
+        billing::exceptions,
+        billing::check,
+        billing::set_status,
+        billing::liability,
+        admin::rules,
+        admin::check_rules,
+        admin::backtest,
+        admin::list_users,
+        admin::add_user
     ),
     modifiers(&SecurityAddon)
 )]
@@ -251,6 +266,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/customers/{tenant}", get(views::customer))
         .route("/api/v1/dashboard", get(views::dashboard))
         .route("/api/v1/audit/verify", get(api::verify_audit))
+        .route("/api/v1/receivables", get(billing::receivables))
+        .route("/api/v1/credit", get(billing::credit))
+        .route("/api/v1/exceptions", get(billing::exceptions))
+        .route("/api/v1/exceptions/check/{case}", get(billing::check))
+        .route("/api/v1/exceptions/{id}/status", post(billing::set_status))
+        .route("/api/v1/report/liability", get(billing::liability))
+        .route("/api/v1/rules", get(admin::rules))
+        .route(
+            "/api/v1/rules/check",
+            post(admin::check_rules).layer(axum::extract::DefaultBodyLimit::max(
+                admin::RULES_CHECK_MAX_BYTES,
+            )),
+        )
+        .route("/api/v1/rules/backtest", post(admin::backtest))
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::add_user),
+        )
         .route(
             "/api/v1/events/{kind}",
             post(api::ingest).layer(axum::extract::DefaultBodyLimit::max(api::INGEST_MAX_BYTES)),

@@ -8,6 +8,11 @@ import { casePage } from '/console/pages/case.js';
 import { customers } from '/console/pages/customers.js';
 import { customer } from '/console/pages/customer.js';
 import { audit } from '/console/pages/audit.js';
+import { receivables } from '/console/pages/receivables.js';
+import { exceptions, exceptionCheck } from '/console/pages/exceptions.js';
+import { report } from '/console/pages/report.js';
+import { rules } from '/console/pages/rules.js';
+import { users } from '/console/pages/users.js';
 
 // Set after a successful sign-in, so a fresh visit shows the sign-in form without a request that would answer 401.
 const SIGNED_IN = 'cspguard.signed_in';
@@ -17,10 +22,15 @@ const PAGES = [
   { path: 'dashboard', label: 'Dashboard', need: 'read_cases', render: dashboard },
   { path: 'cases', label: 'Cases', need: 'read_cases', render: cases },
   { path: 'customers', label: 'Customers', need: 'read_customers', render: customers },
+  { path: 'receivables', label: 'Receivables & credit', need: 'billing', render: receivables },
+  { path: 'exceptions', label: 'Exceptions', need: 'billing', render: exceptions },
+  { path: 'report', label: 'Report', need: 'billing', render: report },
+  { path: 'rules', label: 'Rules', need: 'read_cases', render: rules },
   { path: 'audit', label: 'Audit', need: 'read_audit', render: audit },
+  { path: 'users', label: 'Users', need: 'manage_users', render: users },
 ];
 // Detail pages: reached by links, same permission as their list.
-const DETAILS = { cases: casePage, customers: customer };
+const DETAILS = { cases: casePage, customers: customer, exceptions: exceptionCheck };
 
 let me = null;
 

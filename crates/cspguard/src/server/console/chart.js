@@ -33,3 +33,19 @@ export function spendChart(days, currency) {
   });
   return svg;
 }
+
+/** Exposure against the credit limit as a small SVG bar: 0-150 % of the limit, a tick at 100 %, coloured by the
+ * threshold reached (70, 85, 100 %). `pct` null (no limit) draws an empty track. */
+export function usageBar(pct) {
+  const p = pct === null || pct === undefined ? null : Number(pct);
+  const label = p === null ? 'no limit' : `${p.toFixed(1)} % of the limit`;
+  const svg = el('svg', { viewBox: '0 0 150 12', class: 'usage', role: 'img', 'aria-label': label });
+  svg.append(el('rect', { class: 'track', x: 0, y: 2, width: 150, height: 8 }));
+  if (p !== null && Number.isFinite(p)) {
+    const cls = p >= 100 ? 'fill breach' : p >= 85 ? 'fill high' : p >= 70 ? 'fill warn' : 'fill';
+    svg.append(el('rect', { class: cls, x: 0, y: 2, width: Math.max(0, Math.min(150, p)), height: 8 }));
+  }
+  svg.append(el('line', { class: 'limit', x1: 100, y1: 0, x2: 100, y2: 12 }));
+  svg.append(el('title', {}, label));
+  return svg;
+}

@@ -77,3 +77,14 @@ export function brief(text, n = 180) {
   const t = String(text || '');
   return t.length <= n ? h('span', { class: 'small' }, t) : h('span', { class: 'small', title: t }, `${t.slice(0, n)}…`);
 }
+
+/** Per-currency sums ({USD: '12.3', EUR: '4'}) as "12.30 USD + 4.00 EUR" (currencies are never added); '0' when empty. */
+export function sums(s) {
+  const parts = Object.entries(s || {}).filter(([, v]) => Number(v) !== 0).map(([c, v]) => money({ amount: v, currency: c }));
+  return parts.length ? parts.join(' + ') : '0';
+}
+
+/** A table in a box that scrolls sideways on its own when it is wider than the page. */
+export function wide(...args) {
+  return h('div', { class: 'scroll' }, table(...args));
+}
