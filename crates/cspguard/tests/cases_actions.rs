@@ -675,3 +675,69 @@ async fn sync_pulls_partner_center_and_resumes_after_a_failure() {
     assert_eq!(r["imported"], 0, "{r}");
     assert!(r["duplicates"].as_u64().unwrap() >= 5 + 3 + 3, "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_failures_and_an_unreachable_mail_server_are_retried_without_doubling() {
+    let w = World::new("1000000").await;
+    let id = w.compromise_case()["id"].as_str().unwrap().to_string();
+    w.seed_partner_center(&id);
+    let revoke = w.action(&id, "revoke_sessions");
+    w.ok(&[
+        "--as",
+        "alice",
+        "actions",
+        "approve",
+        revoke["key"].as_str().unwrap(),
+    ]);
+    // Graph fails longer than one run's retries; the mail server is not listening at all.
+    w.graph
+        .harness()
+        .fail_always(cspguard_standins::graph::REVOKE_ROUTE);
+    let good = std::fs::read_to_string(&w.config).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &w.config,
+        good.replace(
+            &format!("port = {}", w.smtp.port()),
+            &format!("port = {closed}"),
+        ),
+    )
+    .unwrap();
+    let r = w.json(&["actions", "run", "--json"]);
+    assert_eq!(r["failed"], 0, "{r}");
+    assert!(
+        r["retry_scheduled"].as_u64().unwrap() >= 2,
+        "revocation and mail are rescheduled: {r}"
+    );
+    assert!(
+        r["succeeded"].as_u64().unwrap() >= 2,
+        "the webhook and the status update went out: {r}"
+    );
+    let mail = w
+        .actions(&id)
+        .into_iter()
+        .find(|a| a["kind"]["channel"] == "mail")
+        .unwrap();
+    assert_eq!(mail["state"], "ready");
+    assert_eq!(w.action(&id, "revoke_sessions")["state"], "ready");
+    assert!(w.graph.revocations().is_empty());
+    // Both services are back: each action is done once, and nothing else is sent again.
+    w.graph.harness().clear_faults();
+    std::fs::write(&w.config, &good).unwrap();
+    let hooks_before = w.webhook.received().len();
+    let r = w.json(&["actions", "run", "--json"]);
+    assert_eq!(r["succeeded"], 2, "{r}");
+    assert_eq!(w.smtp.mails().len(), 1);
+    assert_eq!(w.graph.revocations().len(), 1);
+    assert_eq!(
+        w.webhook.received().len(),
+        hooks_before,
+        "the webhook is not sent again"
+    );
+    let r = w.json(&["actions", "run", "--json"]);
+    assert_eq!(r["succeeded"], 0, "{r}");
+}
