@@ -3,20 +3,12 @@
 
 use chrono::NaiveDate;
 use cspguard_domain::{Envelope, EventKind, Money};
-use cspguard_ingest::{ImportOptions, Reject, Sink, SourceKind, Stopped};
+use cspguard_ingest::{ImportOptions, SourceKind};
 use cspguard_store::Store;
 use rust_decimal::Decimal;
 
-struct Collect(Vec<Envelope>);
-impl Sink for Collect {
-    fn accept(&mut self, e: Envelope) -> Result<(), Stopped> {
-        self.0.push(e);
-        Ok(())
-    }
-    fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
-        panic!("rejected: {r}")
-    }
-}
+mod support;
+use support::{now, Collect};
 
 fn events(kind: SourceKind, text: &[u8]) -> Vec<Envelope> {
     let opts = ImportOptions {
@@ -38,10 +30,6 @@ fn example(file: &str) -> Vec<u8> {
             .join(file),
     )
     .unwrap()
-}
-
-fn now() -> cspguard_domain::Instant {
-    cspguard_ingest::parse_instant("2026-11-02T00:00:00Z").unwrap()
 }
 
 fn d(s: &str) -> NaiveDate {

@@ -664,10 +664,7 @@ pub async fn timeline(
                         .as_ref()
                         .and_then(|l| l.country.as_deref())
                         .unwrap_or("?"),
-                    s.client_app_used
-                        .as_ref()
-                        .map(|c| format!(" via {c}"))
-                        .unwrap_or_default(),
+                    affix(&s.client_app_used, " via ", ""),
                     s.risk_level_during_sign_in
                         .as_ref()
                         .filter(|r| r.as_str() != "none")
@@ -691,14 +688,8 @@ pub async fn timeline(
                         o.operation,
                         o.status,
                         o.caller.as_deref().unwrap_or("?"),
-                        o.region
-                            .as_ref()
-                            .map(|r| format!(" in {r}"))
-                            .unwrap_or_default(),
-                        o.sku
-                            .as_ref()
-                            .map(|s| format!(" size {s}"))
-                            .unwrap_or_default()
+                        affix(&o.region, " in ", ""),
+                        affix(&o.sku, " size ", "")
                     ),
                 )
             }
@@ -743,10 +734,7 @@ pub async fn timeline(
                     p.id,
                     p.amount,
                     p.status,
-                    p.failure_reason
-                        .as_ref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
+                    affix(&p.failure_reason, ": ", "")
                 ),
             ),
             Event::InstrumentChange(i) => (
@@ -756,10 +744,7 @@ pub async fn timeline(
                     i.kind,
                     i.action,
                     i.instrument,
-                    i.country
-                        .as_ref()
-                        .map(|c| format!(" ({c})"))
-                        .unwrap_or_default()
+                    affix(&i.country, " (", ")")
                 ),
             ),
             Event::CustomerProfile(_)
@@ -1011,10 +996,7 @@ pub fn render_case(
             if i.done_by.is_some() { "x" } else { " " },
             i.id,
             i.text,
-            i.done_by
-                .as_ref()
-                .map(|b| format!(" — {b}"))
-                .unwrap_or_default()
+            affix(&i.done_by, " — ", "")
         );
     }
     if !case.notes.is_empty() {
@@ -1063,4 +1045,11 @@ pub fn render_case(
         );
     }
     s
+}
+
+/// `before` + `v` + `after` when there is a value, else nothing: the optional parts of a timeline line.
+fn affix<T: std::fmt::Display>(v: &Option<T>, before: &str, after: &str) -> String {
+    v.as_ref()
+        .map(|v| format!("{before}{v}{after}"))
+        .unwrap_or_default()
 }

@@ -521,3 +521,68 @@ mod tests {
         assert!(tenant_from_file_name(Path::new("signins.json")).is_none());
     }
 }
+
+/// What [`store_document`] stored.
+#[derive(Debug)]
+pub struct StoredDocument {
+    pub read: u64,
+    pub imported: u64,
+    pub duplicates: u64,
+    pub rejects: Vec<cspguard_ingest::Reject>,
+}
+
+/// One document in memory (an API page, an HTTP request body) through the importer of `kind` into the store, recorded
+/// in `sources` like a file: parsed on a blocking thread, its events appended in one transaction (committed when this
+/// returns), rejects returned rather than written to the rejects folder (the caller answers with them).
+pub async fn store_document(
+    store: &Store,
+    kind: SourceKind,
+    origin: &str,
+    customer: Option<TenantId>,
+    body: impl AsRef<[u8]> + Send + 'static,
+) -> anyhow::Result<StoredDocument> {
+    struct Collect(Vec<cspguard_domain::Envelope>, Vec<cspguard_ingest::Reject>);
+    impl cspguard_ingest::Sink for Collect {
+        fn accept(&mut self, e: cspguard_domain::Envelope) -> Result<(), cspguard_ingest::Stopped> {
+            self.0.push(e);
+            Ok(())
+        }
+        fn reject(&mut self, r: cspguard_ingest::Reject) -> Result<(), cspguard_ingest::Stopped> {
+            self.1.push(r);
+            Ok(())
+        }
+    }
+    let now = chrono::Utc::now();
+    let opts = ImportOptions {
+        origin: origin.to_string(),
+        customer,
+        observed_at: now,
+    };
+    let c = tokio::task::spawn_blocking(move || {
+        let mut c = Collect(Vec::new(), Vec::new());
+        cspguard_ingest::parse(kind, body.as_ref(), &opts, &mut c).map(|_| c)
+    })
+    .await??;
+    let source = store.begin_import(origin, kind.name(), now).await?;
+    let o = store.append(source, &c.0, now).await?;
+    let read = (c.0.len() + c.1.len()) as u64;
+    store
+        .finish_import(
+            source,
+            &cspguard_store::ImportCounts {
+                read,
+                imported: o.inserted,
+                duplicates: o.duplicates,
+                rejected: c.1.len() as u64,
+                outcome: if c.1.is_empty() { "ok" } else { "rejects" }.to_string(),
+            },
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(StoredDocument {
+        read,
+        imported: o.inserted,
+        duplicates: o.duplicates,
+        rejects: c.1,
+    })
+}

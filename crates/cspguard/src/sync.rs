@@ -13,30 +13,14 @@ use cspguard_connectors::sync::SinkError;
 use cspguard_connectors::{
     FraudEventQuery, PartnerCenterSync, SyncConfig, SyncCursor, SyncSink, SyncSummary,
 };
-use cspguard_domain::{Envelope, TenantId};
-use cspguard_ingest::{ImportOptions, Reject, Sink, SourceKind, Stopped};
-use cspguard_store::{ImportCounts, Store};
+use cspguard_domain::TenantId;
+use cspguard_ingest::SourceKind;
+use cspguard_store::Store;
 use serde::Serialize;
 use serde_json::Value;
 
 /// The cursor's name in `sync_cursors`.
 pub const CURSOR: &str = "partner_center";
-
-struct Collect {
-    events: Vec<Envelope>,
-    rejects: Vec<Reject>,
-}
-
-impl Sink for Collect {
-    fn accept(&mut self, e: Envelope) -> Result<(), Stopped> {
-        self.events.push(e);
-        Ok(())
-    }
-    fn reject(&mut self, r: Reject) -> Result<(), Stopped> {
-        self.rejects.push(r);
-        Ok(())
-    }
-}
 
 /// Stores each page through the importer of its kind.
 struct StoreSink<'a> {
@@ -65,42 +49,14 @@ impl StoreSink<'_> {
         customer: Option<&str>,
         items: &[Value],
     ) -> Result<(), SinkError> {
-        let now = Utc::now();
         let body = serde_json::to_vec(&serde_json::json!({ "items": items }))?;
         let customer = match customer {
             Some(c) => Some(TenantId::parse(c).map_err(|e| format!("customer {c:?}: {e}"))?),
             None => None,
         };
-        let opts = ImportOptions {
-            origin: origin.to_string(),
-            customer,
-            observed_at: now,
-        };
-        let mut c = Collect {
-            events: Vec::new(),
-            rejects: Vec::new(),
-        };
-        cspguard_ingest::parse(kind, body.as_slice(), &opts, &mut c)?;
-        let source = self.store.begin_import(origin, kind.name(), now).await?;
-        let o = self.store.append(source, &c.events, now).await?;
-        self.store
-            .finish_import(
-                source,
-                &ImportCounts {
-                    read: (c.events.len() + c.rejects.len()) as u64,
-                    imported: o.inserted,
-                    duplicates: o.duplicates,
-                    rejected: c.rejects.len() as u64,
-                    outcome: if c.rejects.is_empty() {
-                        "ok"
-                    } else {
-                        "rejects"
-                    }
-                    .to_string(),
-                },
-                Utc::now(),
-            )
-            .await?;
+        let c = crate::import::store_document(self.store, kind, origin, customer, body)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
         for r in &c.rejects {
             tracing::warn!(origin, "rejected document: {r}");
             if self.report.reject_reasons.len() < 20 {
@@ -109,8 +65,8 @@ impl StoreSink<'_> {
         }
         self.report.pages += 1;
         self.report.documents += items.len() as u64;
-        self.report.imported += o.inserted;
-        self.report.duplicates += o.duplicates;
+        self.report.imported += c.imported;
+        self.report.duplicates += c.duplicates;
         self.report.rejected += c.rejects.len() as u64;
         Ok(())
     }

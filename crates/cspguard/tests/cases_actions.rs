@@ -10,8 +10,11 @@ use cspguard_standins::partner_center::{routes, PartnerCenterStandIn};
 use cspguard_standins::smtp::SmtpStandIn;
 use cspguard_standins::webhook::WebhookStandIn;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
+
+mod support;
+use support::small_book;
 
 const CLIENT_ID: &str = "cspguard-app";
 const SECRET: &str = "s3cret-value-never-logged";
@@ -26,27 +29,6 @@ struct World {
     graph: GraphStandIn,
     webhook: WebhookStandIn,
     smtp: SmtpStandIn,
-}
-
-fn book(dir: &Path) -> PathBuf {
-    let book = dir.join("book");
-    let o = Command::new(env!("CARGO_BIN_EXE_cspguard"))
-        .args(["--data-dir", dir.join("sim").to_str().unwrap()])
-        .args([
-            "simulate",
-            "--customers",
-            "40",
-            "--days",
-            "45",
-            "--seed",
-            "2",
-            "--out",
-        ])
-        .arg(&book)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    book
 }
 
 impl World {
@@ -126,7 +108,7 @@ client_secret_env = "T_PC_SECRET"
             smtp,
             _tmp: tmp,
         };
-        let book = book(w._tmp.path());
+        let book = small_book(w._tmp.path());
         let o = w.run(&[
             "import",
             "auto",

@@ -4,6 +4,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+use support::small_book;
+
 /// The package folder at run time (`cargo test` sets it for the test process). `env!` would bake in the folder the
 /// test binary was first compiled in, and a target folder shared between checkouts reuses binaries across them.
 fn manifest_dir() -> String {
@@ -443,27 +446,6 @@ fn import_and_detect(data: &Path, book: &Path, global: &[&str]) {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// A small book: 40 customers over 45 days, one incident of each kind.
-fn small_book(dir: &Path) -> PathBuf {
-    let book = dir.join("book");
-    let o = cspguard(
-        &dir.join("sim-data"),
-        &[
-            "simulate",
-            "--customers",
-            "40",
-            "--days",
-            "45",
-            "--seed",
-            "2",
-            "--out",
-            book.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    book
 }
 
 #[test]

@@ -5,6 +5,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+use support::small_book;
+
 /// Has usage in the example file (September 2026), so it has billing subscriptions to suspend.
 const A: &str = "795b929e-9a9a-80fd-ea7b-5bf55eb561a4";
 const B: &str = "3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a0b";
@@ -346,33 +349,12 @@ fn a_dunning_channel_that_is_not_defined_is_refused() {
     assert!(err.contains("[notify.nowhere]"), "{err}");
 }
 
-fn simulate(dir: &Path) -> PathBuf {
-    let book = dir.join("book");
-    let o = Command::new(env!("CARGO_BIN_EXE_cspguard"))
-        .args(["--data-dir", dir.join("sim").to_str().unwrap()])
-        .args([
-            "simulate",
-            "--customers",
-            "40",
-            "--days",
-            "45",
-            "--seed",
-            "2",
-            "--out",
-        ])
-        .arg(&book)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    book
-}
-
 /// The simulator's nonpayment incident opens a nonpayment case with a suspension to approve; its benign payment made in
 /// the posting window does not; `scan` runs the check too.
 #[test]
 fn the_simulated_nonpayment_incident_is_dunned_and_the_posting_window_is_not() {
     let tmp = tempfile::tempdir().unwrap();
-    let book = simulate(tmp.path());
+    let book = small_book(tmp.path());
     let labels: Value =
         serde_json::from_str(&std::fs::read_to_string(book.join("labels.json")).unwrap()).unwrap();
     let find = |kind: &str| -> String {

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
 
+mod support;
+use support::small_book;
+
 const COMPROMISED: &str = "7b3b8024-8309-4f82-a108-968fea6e478c";
 const STOLEN_CARD: &str = "aa61abab-b8bd-4382-8ae9-8ed5d77bc6a5";
 /// A filing day inside the 60 days (the book's incident starts 2026-09-06).
@@ -22,22 +25,8 @@ impl Book {
     fn new() -> Book {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        let book = tmp.path().join("book");
+        let book = small_book(tmp.path());
         let b = Book { tmp, data };
-        let o = b.run(
-            &[
-                "simulate",
-                "--customers",
-                "40",
-                "--days",
-                "45",
-                "--seed",
-                "2",
-                "--out",
-            ],
-            Some(&book),
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let o = b.run(
             &[
                 "import",

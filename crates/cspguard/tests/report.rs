@@ -5,6 +5,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
+mod support;
+use support::small_book;
+
 fn run(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cspguard"))
         .arg("--data-dir")
@@ -44,22 +47,8 @@ fn sum(v: &Value) -> f64 {
 #[test]
 fn liability_reports_exposure_savings_and_credits() {
     let tmp = tempfile::tempdir().unwrap();
-    let book = tmp.path().join("book");
+    let book = small_book(tmp.path());
     let data = tmp.path().join("data");
-    ok(
-        &tmp.path().join("sim"),
-        &[
-            "simulate",
-            "--customers",
-            "40",
-            "--days",
-            "45",
-            "--seed",
-            "2",
-            "--out",
-            book.to_str().unwrap(),
-        ],
-    );
     ok(
         &data,
         &[

@@ -463,22 +463,6 @@ pub struct IngestQuery {
     pub customer: Option<String>,
 }
 
-struct Collect {
-    events: Vec<cspguard_domain::Envelope>,
-    rejects: Vec<cspguard_ingest::Reject>,
-}
-
-impl cspguard_ingest::Sink for Collect {
-    fn accept(&mut self, e: cspguard_domain::Envelope) -> Result<(), cspguard_ingest::Stopped> {
-        self.events.push(e);
-        Ok(())
-    }
-    fn reject(&mut self, r: cspguard_ingest::Reject) -> Result<(), cspguard_ingest::Stopped> {
-        self.rejects.push(r);
-        Ok(())
-    }
-}
-
 /// Ingests one source document (the body: a usage CSV, a fraud-events page, sign-ins, an activity log, billing JSON
 /// Lines, customers or subscriptions — `kind` as `cspguard import` names them). Answered 202 once the events are
 /// committed, with the request's idempotency key (the `Idempotency-Key` header if sent, else the content's hash):
@@ -548,44 +532,14 @@ pub async fn store_document(
     body: axum::body::Bytes,
     key: &str,
 ) -> Result<Value, ApiError> {
-    let now = Utc::now();
     let origin = format!("api:{}/{}", kind.name(), key);
-    let opts = cspguard_ingest::ImportOptions {
-        origin: origin.clone(),
-        customer,
-        observed_at: now,
-    };
-    let parsed = tokio::task::spawn_blocking(move || {
-        let mut c = Collect {
-            events: Vec::new(),
-            rejects: Vec::new(),
-        };
-        cspguard_ingest::parse(kind, body.as_ref(), &opts, &mut c).map(|_| c)
-    })
-    .await
-    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
-    let c = parsed.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    let source = s.store.begin_import(&origin, kind.name(), now).await?;
-    let o = s.store.append(source, &c.events, now).await?;
-    s.store
-        .finish_import(
-            source,
-            &cspguard_store::ImportCounts {
-                read: (c.events.len() + c.rejects.len()) as u64,
-                imported: o.inserted,
-                duplicates: o.duplicates,
-                rejected: c.rejects.len() as u64,
-                outcome: if c.rejects.is_empty() {
-                    "ok"
-                } else {
-                    "rejects"
-                }
-                .to_string(),
-            },
-            Utc::now(),
-        )
-        .await?;
-    if o.inserted > 0 {
+    let c = crate::import::store_document(&s.store, kind, &origin, customer, body)
+        .await
+        .map_err(|e| match e.downcast::<cspguard_ingest::ParseError>() {
+            Ok(p) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
+            Err(e) => ApiError::from(e),
+        })?;
+    if c.imported > 0 {
         s.detect_wake.notify_one();
     }
     let rejects: Vec<Value> = c
@@ -595,7 +549,7 @@ pub async fn store_document(
         .map(|r| json!({"line": r.line, "column": r.column, "field": r.field, "reason": r.reason}))
         .collect();
     Ok(json!({
-        "idempotency_key": key, "read": c.events.len() + c.rejects.len(), "imported": o.inserted,
-        "duplicates": o.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
+        "idempotency_key": key, "read": c.read, "imported": c.imported,
+        "duplicates": c.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
     }))
 }
