@@ -260,7 +260,7 @@ impl Store {
              FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = $1 AND u.disabled = 0",
         )
         .bind(secret_hash(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         r.as_ref().map(user_row).transpose()
     }
@@ -286,7 +286,7 @@ impl Store {
         )
         .bind(secret_hash(session))
         .bind(micros(&now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         r.as_ref().map(user_row).transpose()
     }
@@ -303,7 +303,7 @@ impl Store {
     pub async fn reseller_customers(&self, reseller_mpn_id: &str) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT tenant_id FROM customers WHERE reseller_mpn_id = $1")
             .bind(reseller_mpn_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }

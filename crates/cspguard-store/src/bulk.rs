@@ -60,6 +60,17 @@ impl<'s> BulkWriter<'s> {
         self.committed
     }
 
+    /// Makes the next appends belong to another import (a `sources` row): one transaction can then carry several
+    /// documents (the server's group commit).
+    pub fn set_source(&mut self, source: SourceId) {
+        self.source = source;
+    }
+
+    /// The log position the next new event gets; only meaningful once an append opened the transaction.
+    pub fn next_seq(&self) -> i64 {
+        self.next_seq
+    }
+
     /// Appends a batch: events whose key is new are stored and folded into the derived tables; the others are counted
     /// as duplicates.
     ///

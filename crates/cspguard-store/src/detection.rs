@@ -114,7 +114,7 @@ impl Store {
         )
         .bind(filter.since.as_ref().map_or(i64::MIN, micros))
         .bind(filter.customer.clone().unwrap_or_default().to_ascii_lowercase())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|r| {

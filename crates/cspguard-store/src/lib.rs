@@ -232,7 +232,11 @@ impl PreparedBatchBuilder {
 /// The event store.
 #[derive(Clone)]
 pub struct Store {
+    /// Writes and most reads. SQLite: one connection (see [`Store::open`]).
     pool: AnyPool,
+    /// Reads that must not queue behind a long write transaction (authentication, alert lists): on a SQLite file,
+    /// read-only connections that WAL lets read the last commit while a write is in progress; otherwise `pool`.
+    reader: AnyPool,
     backend: Backend,
 }
 
@@ -298,9 +302,36 @@ impl Store {
                 url: redact(&url),
                 source,
             })?;
-        let store = Store { pool, backend };
-        schema::migrate(&store.pool, backend).await?;
-        Ok(store)
+        schema::migrate(&pool, backend).await?;
+        // A separate reader only where it helps and is safe: a SQLite file (an in-memory database is private to its
+        // one connection). PostgreSQL's pool already reads concurrently.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let reader = if backend == Backend::Sqlite && !in_memory {
+            let ro = url.replace("mode=rwc", "mode=ro");
+            AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        for pragma in ["PRAGMA busy_timeout=30000", "PRAGMA cache_size=-8192"] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect(&ro)
+                .await
+                .map_err(|source| StoreError::Open {
+                    url: redact(&ro),
+                    source,
+                })?
+        } else {
+            pool.clone()
+        };
+        Ok(Store {
+            pool,
+            reader,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {

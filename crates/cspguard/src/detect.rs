@@ -273,6 +273,45 @@ impl Live {
         )
         .await?;
         self.last_seq = last_seq;
+        self.save_changed(store, changed).await
+    }
+
+    /// Evaluates `events`, which the caller has just committed at log positions `first_seq..first_seq + len`, without
+    /// reading them back (the server's ingest path: the alert is saved before the request is answered). Events are
+    /// evaluated in event-time order (ties in log order), as [`Live::step`] would. Returns `None`, having done
+    /// nothing, when those positions do not follow the last one evaluated (another writer appended in between, or
+    /// the batch held duplicates): the caller then calls [`Live::step`], which reads the log.
+    pub async fn step_committed(
+        &mut self,
+        store: &Store,
+        first_seq: i64,
+        events: &[&cspguard_domain::Envelope],
+    ) -> anyhow::Result<Option<Vec<Alert>>> {
+        if first_seq != self.last_seq + 1 {
+            return Ok(None);
+        }
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| (events[i].event_time, i));
+        let now = Utc::now();
+        let mut changed: Vec<Alert> = Vec::new();
+        for i in order {
+            self.engine.process(events[i], now, &mut changed);
+        }
+        self.last_seq = first_seq + events.len() as i64 - 1;
+        self.save_changed(store, changed).await.map(Some)
+    }
+
+    /// The last log position evaluated.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// Saves the alerts that changed (the latest version of each), with a checkpoint when one is due.
+    async fn save_changed(
+        &mut self,
+        store: &Store,
+        changed: Vec<Alert>,
+    ) -> anyhow::Result<Vec<Alert>> {
         let mut latest: BTreeMap<String, Alert> = BTreeMap::new();
         for a in changed {
             latest.insert(a.id.clone(), a);
@@ -305,5 +344,126 @@ impl Live {
         self.saved_seq = self.last_seq;
         self.last_checkpoint = WallClock::now();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cspguard_domain::Envelope;
+    use cspguard_ingest::SourceKind;
+    use cspguard_store::{AlertFilter, PreparedBatch};
+
+    /// The example documents as the API would receive them, cut into small documents so detection runs between them.
+    fn documents() -> Vec<Vec<Envelope>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/examples");
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for (kind, file) in [
+            (SourceKind::Customers, "customers.json"),
+            (SourceKind::Subscriptions, "subscriptions.json"),
+            (SourceKind::Usage, "usage_small.csv"),
+            (SourceKind::SignIns, "signins.json"),
+            (SourceKind::ActivityLog, "activity_log_records.json"),
+            (SourceKind::Billing, "billing.jsonl"),
+            (SourceKind::FraudEvents, "fraud_events.json"),
+        ] {
+            let body = std::fs::read(dir.join(file)).unwrap();
+            let tenant = TenantId::parse("3f2a9c1e-7b4d-4e8a-9f10-2b6c8d4e0a11").ok();
+            let doc = crate::import::parse_document(kind, file, tenant, now, &body).unwrap();
+            assert!(!doc.events.is_empty(), "{file} gave no events");
+            out.extend(doc.events.chunks(7).map(<[Envelope]>::to_vec));
+        }
+        out
+    }
+
+    /// Appends one document in its own transaction; returns the position of its first new event and how many.
+    async fn append(store: &Store, events: &[Envelope]) -> (i64, u64) {
+        let now = Utc::now();
+        let source = store.begin_import("test", "test", now).await.unwrap();
+        let mut w = store.bulk_writer(source);
+        let o = w
+            .append(&PreparedBatch::new(events.to_vec()).unwrap(), now)
+            .await
+            .unwrap();
+        let first = w.next_seq() - o.inserted as i64;
+        w.finish().await.unwrap();
+        (first, o.inserted)
+    }
+
+    /// Alerts as a reader sees them, without the wall clock of their detection.
+    async fn alerts(store: &Store) -> Vec<(String, serde_json::Value)> {
+        let mut out: Vec<(String, serde_json::Value)> = store
+            .alerts(&AlertFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let mut v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+                v.as_object_mut().unwrap().remove("detected_at");
+                (r.id, v)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[tokio::test]
+    async fn evaluating_committed_events_in_memory_gives_the_alerts_of_reading_them_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = |name: &str| format!("sqlite://{}", tmp.path().join(name).display());
+        let in_memory = Store::open(&url("a.db")).await.unwrap();
+        let read_back = Store::open(&url("b.db")).await.unwrap();
+        let settings = crate::settings::parse("").unwrap();
+        let mut a = Live::load(&in_memory, &settings).await.unwrap();
+        let mut b = Live::load(&read_back, &settings).await.unwrap();
+        for doc in documents() {
+            let (first, n) = append(&in_memory, &doc).await;
+            assert_eq!(n, doc.len() as u64);
+            let refs: Vec<&Envelope> = doc.iter().collect();
+            let changed = a.step_committed(&in_memory, first, &refs).await.unwrap();
+            assert!(
+                changed.is_some(),
+                "the positions follow: evaluated from memory"
+            );
+            append(&read_back, &doc).await;
+            b.step(&read_back).await.unwrap();
+        }
+        assert_eq!(a.last_seq(), b.last_seq());
+        let (got, want) = (alerts(&in_memory).await, alerts(&read_back).await);
+        assert!(!want.is_empty(), "the examples raise alerts");
+        assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn events_another_writer_appended_in_between_are_read_from_the_log() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", tmp.path().join("a.db").display()))
+            .await
+            .unwrap();
+        let settings = crate::settings::parse("").unwrap();
+        let mut live = Live::load(&store, &settings).await.unwrap();
+        let docs = documents();
+        let fraud = docs.last().unwrap();
+        // Someone else (a CLI import) appends Microsoft's fraud alerts; then the server commits a document of its own.
+        append(&store, fraud).await;
+        let mine = &docs[0];
+        let (first, _) = append(&store, mine).await;
+        let refs: Vec<&Envelope> = mine.iter().collect();
+        assert!(
+            live.step_committed(&store, first, &refs)
+                .await
+                .unwrap()
+                .is_none(),
+            "positions that do not follow the last evaluated are refused"
+        );
+        let changed = live.step(&store).await.unwrap();
+        assert!(
+            changed
+                .iter()
+                .any(|a| a.origin == cspguard_detect::Origin::Microsoft),
+            "the other writer's fraud alerts are evaluated: {changed:?}"
+        );
+        assert_eq!(live.last_seq(), first + mine.len() as i64 - 1);
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::exit;
 use crate::rejects::RejectWriter;
-use cspguard_domain::{Envelope, TenantId};
+use cspguard_domain::{Envelope, Instant, TenantId};
 use cspguard_ingest::{
     ChunkBuilder, ChunkSink, ImportOptions, ParseError, Reject, Sink, SourceKind, Stopped,
 };
@@ -531,9 +531,46 @@ pub struct StoredDocument {
     pub rejects: Vec<cspguard_ingest::Reject>,
 }
 
-/// One document in memory (an API page, an HTTP request body) through the importer of `kind` into the store, recorded
-/// in `sources` like a file: parsed on a blocking thread, its events appended in one transaction (committed when this
-/// returns), rejects returned rather than written to the rejects folder (the caller answers with them).
+/// A document parsed in memory: its events (in document order) and its rejects.
+#[derive(Debug, Default)]
+pub struct ParsedDocument {
+    pub events: Vec<cspguard_domain::Envelope>,
+    pub rejects: Vec<cspguard_ingest::Reject>,
+}
+
+impl cspguard_ingest::Sink for ParsedDocument {
+    fn accept(&mut self, e: cspguard_domain::Envelope) -> Result<(), cspguard_ingest::Stopped> {
+        self.events.push(e);
+        Ok(())
+    }
+    fn reject(&mut self, r: cspguard_ingest::Reject) -> Result<(), cspguard_ingest::Stopped> {
+        self.rejects.push(r);
+        Ok(())
+    }
+}
+
+/// Parses one document in memory (an API page, an HTTP request body) with the importer of `kind`. CPU-bound: call it
+/// on a blocking thread. A document that cannot be read at all is a [`cspguard_ingest::ParseError`].
+pub fn parse_document(
+    kind: SourceKind,
+    origin: &str,
+    customer: Option<TenantId>,
+    observed_at: Instant,
+    body: &[u8],
+) -> anyhow::Result<ParsedDocument> {
+    let opts = ImportOptions {
+        origin: origin.to_string(),
+        customer,
+        observed_at,
+    };
+    let mut doc = ParsedDocument::default();
+    cspguard_ingest::parse(kind, body, &opts, &mut doc)?;
+    Ok(doc)
+}
+
+/// One document in memory through the importer of `kind` into the store, recorded in `sources` like a file: parsed on
+/// a blocking thread, its events appended in one transaction (committed when this returns), rejects returned rather
+/// than written to the rejects folder (the caller answers with them).
 pub async fn store_document(
     store: &Store,
     kind: SourceKind,
@@ -541,31 +578,14 @@ pub async fn store_document(
     customer: Option<TenantId>,
     body: impl AsRef<[u8]> + Send + 'static,
 ) -> anyhow::Result<StoredDocument> {
-    struct Collect(Vec<cspguard_domain::Envelope>, Vec<cspguard_ingest::Reject>);
-    impl cspguard_ingest::Sink for Collect {
-        fn accept(&mut self, e: cspguard_domain::Envelope) -> Result<(), cspguard_ingest::Stopped> {
-            self.0.push(e);
-            Ok(())
-        }
-        fn reject(&mut self, r: cspguard_ingest::Reject) -> Result<(), cspguard_ingest::Stopped> {
-            self.1.push(r);
-            Ok(())
-        }
-    }
     let now = chrono::Utc::now();
-    let opts = ImportOptions {
-        origin: origin.to_string(),
-        customer,
-        observed_at: now,
-    };
-    let c = tokio::task::spawn_blocking(move || {
-        let mut c = Collect(Vec::new(), Vec::new());
-        cspguard_ingest::parse(kind, body.as_ref(), &opts, &mut c).map(|_| c)
-    })
-    .await??;
+    let o = origin.to_string();
+    let c =
+        tokio::task::spawn_blocking(move || parse_document(kind, &o, customer, now, body.as_ref()))
+            .await??;
     let source = store.begin_import(origin, kind.name(), now).await?;
-    let o = store.append(source, &c.0, now).await?;
-    let read = (c.0.len() + c.1.len()) as u64;
+    let o = store.append(source, &c.events, now).await?;
+    let read = (c.events.len() + c.rejects.len()) as u64;
     store
         .finish_import(
             source,
@@ -573,8 +593,13 @@ pub async fn store_document(
                 read,
                 imported: o.inserted,
                 duplicates: o.duplicates,
-                rejected: c.1.len() as u64,
-                outcome: if c.1.is_empty() { "ok" } else { "rejects" }.to_string(),
+                rejected: c.rejects.len() as u64,
+                outcome: if c.rejects.is_empty() {
+                    "ok"
+                } else {
+                    "rejects"
+                }
+                .to_string(),
             },
             chrono::Utc::now(),
         )
@@ -583,6 +608,6 @@ pub async fn store_document(
         read,
         imported: o.inserted,
         duplicates: o.duplicates,
-        rejects: c.1,
+        rejects: c.rejects,
     })
 }

@@ -426,7 +426,8 @@ async fn ingest_over_http_is_durable_idempotent_keeps_good_rows_and_feeds_detect
     assert_eq!(code, 400, "{r}");
     let (code, _) = call("POST", &format!("{b}/api/v1/events/usage"), None, None).await;
     assert_eq!(code, 401);
-    // Microsoft's fraud alerts in; the detection worker turns them into alerts and a case, without a scan command.
+    // Microsoft's fraud alerts in: their alerts are saved before the 202 (readable at once, no scan command), and the
+    // case intake that follows opens a case shortly after.
     let (code, r) = post_body(
         &format!("{b}/api/v1/events/fraud-events"),
         &agent,
@@ -434,22 +435,22 @@ async fn ingest_over_http_is_durable_idempotent_keeps_good_rows_and_feeds_detect
     )
     .await;
     assert_eq!(code, 202, "{r}");
-    let mut found = Value::Null;
+    let (_, found) = call("GET", &format!("{b}/api/v1/alerts"), Some(&agent), None).await;
+    assert!(
+        found["alerts"][0]["origin"] == "microsoft",
+        "no alert readable when the 202 came back: {found}"
+    );
+    let mut cases = Value::Null;
     for _ in 0..100 {
-        let (_, a) = call("GET", &format!("{b}/api/v1/alerts"), Some(&agent), None).await;
-        if a["alerts"].as_array().is_some_and(|x| !x.is_empty()) {
-            found = a;
+        let (_, c) = call("GET", &format!("{b}/api/v1/cases"), Some(&agent), None).await;
+        if c["cases"].as_array().is_some_and(|x| !x.is_empty()) {
+            cases = c;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(
-        found["alerts"][0]["origin"] == "microsoft",
-        "no alert after ingest: {found}"
-    );
-    let (_, cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&agent), None).await;
-    assert!(
-        !cases["cases"].as_array().unwrap().is_empty(),
+        cases["cases"].as_array().is_some_and(|x| !x.is_empty()),
         "the alert opened a case"
     );
 }

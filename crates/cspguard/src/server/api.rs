@@ -523,8 +523,9 @@ pub async fn ingest(
     Ok((StatusCode::ACCEPTED, Json(v)).into_response())
 }
 
-/// Parses `body` as a `kind` document through the importers, stores its events (committed before returning) and wakes
-/// the detection worker. Returns `{idempotency_key, read, imported, duplicates, rejected, rejects}`.
+/// Parses `body` as a `kind` document through the importers (on a blocking thread), hands its events to the ingest
+/// writer and waits until they are committed and evaluated ([`super::ingest`]). Returns `{idempotency_key, read,
+/// imported, duplicates, rejected, rejects}`.
 pub async fn store_document(
     s: &AppState,
     kind: cspguard_ingest::SourceKind,
@@ -533,23 +534,28 @@ pub async fn store_document(
     key: &str,
 ) -> Result<Value, ApiError> {
     let origin = format!("api:{}/{}", kind.name(), key);
-    let c = crate::import::store_document(&s.store, kind, &origin, customer, body)
-        .await
-        .map_err(|e| match e.downcast::<cspguard_ingest::ParseError>() {
-            Ok(p) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
-            Err(e) => ApiError::from(e),
-        })?;
-    if c.imported > 0 {
-        s.detect_wake.notify_one();
-    }
-    let rejects: Vec<Value> = c
-        .rejects
+    let now = chrono::Utc::now();
+    let (doc, rejects) = tokio::task::spawn_blocking(move || {
+        let parsed = crate::import::parse_document(kind, &origin, customer, now, &body)?;
+        let rejected = parsed.rejects.len() as u64;
+        let doc = super::ingest::Document::prepare(kind, origin, parsed.events, rejected)?;
+        anyhow::Ok((doc, parsed.rejects))
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?
+    .map_err(|e| match e.downcast::<cspguard_ingest::ParseError>() {
+        Ok(p) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
+        Err(e) => ApiError::from(e),
+    })?;
+    let read = doc.events.len() as u64 + doc.rejected;
+    let o = s.ingest.submit(doc).await?;
+    let rejects_json: Vec<Value> = rejects
         .iter()
         .take(100)
         .map(|r| json!({"line": r.line, "column": r.column, "field": r.field, "reason": r.reason}))
         .collect();
     Ok(json!({
-        "idempotency_key": key, "read": c.read, "imported": c.imported,
-        "duplicates": c.duplicates, "rejected": c.rejects.len(), "rejects": rejects,
+        "idempotency_key": key, "read": read, "imported": o.inserted,
+        "duplicates": o.duplicates, "rejected": rejects.len(), "rejects": rejects_json,
     }))
 }

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod billing;
 pub mod console;
+pub mod ingest;
 pub mod views;
 pub mod webhooks;
 
@@ -37,12 +38,27 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Ingest requests allowed in flight; beyond them the API answers 503 with Retry-After (never an unbounded queue).
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
-    /// Wakes the detection worker after an ingest stored something.
-    pub detect_wake: Arc<tokio::sync::Notify>,
+    /// The writer that group-commits ingested documents and evaluates them ([`ingest`]).
+    pub ingest: ingest::Ingest,
 }
 
-/// Ingest requests in flight at once (each parses on a blocking thread and commits one transaction).
-pub const INGEST_SLOTS: usize = 4;
+impl AppState {
+    /// The state, with its ingest writer and case-intake tasks started (they hold it weakly, and end with it).
+    pub fn start(store: Store, settings: Settings) -> anyhow::Result<Arc<AppState>> {
+        let metrics = Metrics::new()?;
+        Ok(Arc::new_cyclic(|me| AppState {
+            store,
+            settings,
+            metrics,
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
+            ingest: ingest::Ingest::start(me.clone(), INGEST_SLOTS),
+        }))
+    }
+}
+
+/// Ingest requests in flight at once: each parses on a blocking thread, then waits for the writer's group commit.
+/// Enough for both cores to parse while the writer commits.
+pub const INGEST_SLOTS: usize = 8;
 
 /// Request counters and latencies, per route template and status.
 pub struct Metrics {
@@ -308,14 +324,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Result<()> {
-    let state = Arc::new(AppState {
-        store,
-        settings,
-        metrics: Metrics::new()?,
-        ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
-        detect_wake: Arc::new(tokio::sync::Notify::new()),
-    });
-    let worker = tokio::spawn(detection_worker(state.clone()));
+    let state = AppState::start(store, settings)?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e} (choose another with --listen)")
     })?;
@@ -333,47 +342,7 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
     axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    worker.abort();
     Ok(())
-}
-
-/// Runs detection and case intake whenever an ingest stored events: the stored events are durable already, so a
-/// scan that does not finish (shutdown) is simply redone from the checkpoint by the next one.
-async fn detection_worker(state: Arc<AppState>) {
-    let mut live = None;
-    loop {
-        state.detect_wake.notified().await;
-        let r = async {
-            if live.is_none() {
-                live = Some(crate::detect::Live::load(&state.store, &state.settings).await?);
-            }
-            let Some(l) = live.as_mut() else {
-                return anyhow::Ok(());
-            };
-            let changed = l.step(&state.store).await?;
-            if !changed.is_empty() {
-                let mut customers: Vec<String> = changed
-                    .iter()
-                    .map(|a| a.customer_tenant_id.clone())
-                    .collect();
-                customers.sort();
-                customers.dedup();
-                crate::cases::intake_for(
-                    &state.store,
-                    &state.settings,
-                    chrono::Utc::now(),
-                    Some(&customers),
-                )
-                .await?;
-            }
-            anyhow::Ok(())
-        }
-        .await;
-        if let Err(e) = r {
-            tracing::error!("detection after ingest failed: {e:#}");
-            live = None; // reload from the checkpoint next time
-        }
-    }
 }
 
 async fn shutdown_signal() {
