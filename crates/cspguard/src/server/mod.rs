@@ -39,6 +39,8 @@ pub struct AppState {
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
     /// Wakes the detection worker after an ingest stored something.
     pub detect_wake: Arc<tokio::sync::Notify>,
+    /// Partner Center's webhook signing certificates, by URL.
+    pub webhook_certs: webhooks::signature::CertCache,
 }
 
 /// Ingest requests in flight at once (each parses on a blocking thread and commits one transaction).
@@ -145,7 +147,8 @@ impl From<cspguard_store::StoreError> for ApiError {
         admin::check_rules,
         admin::backtest,
         admin::list_users,
-        admin::add_user
+        admin::add_user,
+        webhooks::partner_center
     ),
     modifiers(&SecurityAddon)
 )]
@@ -314,6 +317,7 @@ pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Re
         metrics: Metrics::new()?,
         ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
         detect_wake: Arc::new(tokio::sync::Notify::new()),
+        webhook_certs: webhooks::signature::CertCache::new()?,
     });
     let worker = tokio::spawn(detection_worker(state.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
