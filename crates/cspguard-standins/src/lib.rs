@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod graph;
 pub mod harness;
 pub mod partner_center;
+pub mod signing;
 pub mod smtp;
 pub mod webhook;
 

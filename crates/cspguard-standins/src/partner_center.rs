@@ -1,5 +1,7 @@
 //! [`PartnerCenterStandIn`]: customers, subscriptions, spending budgets and fraud events (both events models),
-//! with real state changes, bearer tokens checked against an [`EntraStandIn`].
+//! with real state changes, bearer tokens checked against an [`EntraStandIn`]. It also plays Partner Center's webhook
+//! sender: [`PartnerCenterStandIn::signed_webhook`] signs a body with the fixture key ([`crate::signing`]), and
+//! `GET /cert/{name}` serves the certificates (Microsoft's storage host, on loopback; no token needed).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +37,18 @@ pub mod routes {
     pub const FRAUD_EVENTS: &str = "GET /v1/fraudEvents";
     /// `POST /v1/fraudEvents/subscription/{id}/status`.
     pub const FRAUD_STATUS: &str = "POST /v1/fraudEvents/subscription/{id}/status";
+    /// `GET /cert/{name}`: a webhook signing certificate.
+    pub const CERTIFICATE: &str = "GET /cert/{name}";
+}
+
+/// The certificate names served under `/cert/` from the start (DER, like Microsoft's `.cer`).
+pub mod certs {
+    /// [`crate::signing::CERT_PEM`]: the good one.
+    pub const GOOD: &str = "pcnotifications-dispatch.microsoft.com.cer";
+    /// [`crate::signing::EXPIRED_PEM`].
+    pub const EXPIRED: &str = "expired.cer";
+    /// [`crate::signing::WRONG_SUBJECT_PEM`].
+    pub const WRONG_SUBJECT: &str = "wrong-subject.cer";
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +58,7 @@ struct PcState {
     subscriptions: HashMap<String, Vec<Value>>,
     budgets: HashMap<String, Value>,
     fraud_events: Vec<Value>,
+    certificates: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,7 +82,18 @@ impl PartnerCenterStandIn {
     /// Starts a stand-in accepting the tokens `entra` issues for [`SCOPE`].
     pub async fn start(entra: &EntraStandIn) -> Self {
         let state = Shared::default();
-        state.lock().customers_page_size = 100;
+        {
+            let mut s = state.lock();
+            s.customers_page_size = 100;
+            for (name, pem) in [
+                (certs::GOOD, crate::signing::CERT_PEM),
+                (certs::EXPIRED, crate::signing::EXPIRED_PEM),
+                (certs::WRONG_SUBJECT, crate::signing::WRONG_SUBJECT_PEM),
+            ] {
+                s.certificates
+                    .insert(name.to_string(), crate::signing::der(pem));
+            }
+        }
         let harness = Harness::default();
         let tokens = entra.tokens();
         let router = Router::new()
@@ -89,6 +115,7 @@ impl PartnerCenterStandIn {
             .route_layer(axum::middleware::from_fn(move |req, next| {
                 tokens.clone().require(SCOPE, req, next)
             }))
+            .route("/cert/{name}", get(certificate))
             .route_layer(axum::middleware::from_fn_with_state(
                 harness.clone(),
                 record_and_fault,
@@ -156,6 +183,42 @@ impl PartnerCenterStandIn {
     /// The fraud events as they are now.
     pub fn fraud_events(&self) -> Vec<Value> {
         self.state.lock().fraud_events.clone()
+    }
+
+    /// Serves `bytes` as `GET /cert/{name}` (replacing what was there).
+    pub fn set_certificate(&self, name: &str, bytes: Vec<u8>) {
+        self.state
+            .lock()
+            .certificates
+            .insert(name.to_string(), bytes);
+    }
+
+    /// Where `GET /cert/{name}` is, e.g. `http://127.0.0.1:41234/cert/pcnotifications-dispatch.microsoft.com.cer`.
+    pub fn certificate_url(&self, name: &str) -> String {
+        format!("{}/cert/{name}", self.url())
+    }
+
+    /// A webhook as Partner Center sends it: the body's bytes and the signature headers, signed with the fixture
+    /// key, the certificate at [`Self::certificate_url`]`(certificate)`.
+    pub fn signed_webhook(
+        &self,
+        event: &Value,
+        certificate: &str,
+    ) -> (Vec<u8>, Vec<(&'static str, String)>) {
+        let body = serde_json::to_vec(event).unwrap_or_default();
+        let headers = crate::signing::headers(&body, &self.certificate_url(certificate));
+        (body, headers)
+    }
+}
+
+async fn certificate(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+    match state.lock().certificates.get(&name) {
+        Some(der) => (
+            [(axum::http::header::CONTENT_TYPE, "application/pkix-cert")],
+            der.clone(),
+        )
+            .into_response(),
+        None => error_response(StatusCode::NOT_FOUND, "no such certificate"),
     }
 }
 

@@ -73,6 +73,13 @@
 //! client_id = "<app id>"
 //! client_secret_env = "CSPGUARD_GRAPH_CLIENT_SECRET"
 //!
+//! [webhooks]                     # POST /webhooks/partner-center (see docs/server.md)
+//! # require_signature = true      # Partner Center's RSA-SHA256 signature over the body, checked (the default)
+//! # token_env = "CSPGUARD_WEBHOOK_TOKEN"   # optional second factor: ?token=... in the registered URL (or token_file)
+//! # certificate_url_prefixes = ["https://3psostorageacct.blob.core.windows.net/cert/"]   # where X-MS-Certificate-Url may point
+//! # certificate_subject = "pcnotifications-dispatch.microsoft.com"   # the certificate's subject CN
+//! # certificate_organization = "Microsoft Corporation"               # optional: its subject O too
+//!
 //! [screening]                    # onboarding screening (every key optional; see cspguard_exception::screening)
 //! high_risk_countries = ["KP", "IR", "MM"]   # ISO 3166 alpha-2; default: FATF's call-for-action list
 //! velocity_window_days = 7       # sign-ups sharing an IP, domain or card fingerprint within this many days...
@@ -269,13 +276,65 @@ pub struct PartnerCenterSettings {
     pub page_size: u32,
 }
 
-/// `[webhooks]`: the secret token the callback URL registered in Partner Center carries
+/// `[webhooks]`: how `POST /webhooks/partner-center` authenticates Partner Center (see `server::webhooks`):
+/// its signature over the body, checked with the certificate named by `X-MS-Certificate-Url` (required unless
+/// `require_signature = false`), and, optionally, a secret token in the registered callback URL
 /// (`https://HOST/webhooks/partner-center?token=...`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
+    #[serde(default)]
     pub token_env: Option<String>,
+    #[serde(default)]
     pub token_file: Option<std::path::PathBuf>,
+    /// Refuse a webhook without a valid Partner Center signature (default true).
+    #[serde(default = "yes")]
+    pub require_signature: bool,
+    /// Where certificates may be downloaded from: URL prefixes (`https://HOST[:PORT]/PATH/`); the certificate URL
+    /// must also end in `.cer`. Plain `http` only for a loopback address (tests).
+    #[serde(default = "certificate_url_prefixes")]
+    pub certificate_url_prefixes: Vec<String>,
+    /// The certificate's subject common name.
+    #[serde(default = "certificate_subject")]
+    pub certificate_subject: String,
+    /// If set, the certificate's subject organization (O) must equal it too.
+    #[serde(default)]
+    pub certificate_organization: Option<String>,
+}
+
+impl WebhookSettings {
+    /// The secret token of the callback URL, if one is configured.
+    pub fn token(&self) -> Option<SecretRef> {
+        (self.token_env.is_some() || self.token_file.is_some()).then(|| SecretRef {
+            env: self.token_env.clone(),
+            file: self.token_file.clone(),
+        })
+    }
+
+    /// Checks what can be checked without the network: some way to authenticate, and usable URL prefixes.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !self.require_signature && self.token().is_none() {
+            anyhow::bail!(
+                "[webhooks]: require_signature = false needs a token (token_env or token_file), or nothing \
+                 would authenticate Partner Center"
+            );
+        }
+        if self.require_signature && self.certificate_url_prefixes.is_empty() {
+            anyhow::bail!("[webhooks] certificate_url_prefixes is empty: no certificate could ever be fetched");
+        }
+        for p in &self.certificate_url_prefixes {
+            crate::server::webhooks::signature::UrlPrefix::parse(p)
+                .map_err(|e| anyhow::anyhow!("[webhooks] certificate_url_prefixes: {p:?}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn certificate_url_prefixes() -> Vec<String> {
+    vec!["https://3psostorageacct.blob.core.windows.net/cert/".into()]
+}
+fn certificate_subject() -> String {
+    "pcnotifications-dispatch.microsoft.com".into()
 }
 
 /// `[graph]`.
@@ -411,6 +470,9 @@ pub fn parse(text: &str) -> anyhow::Result<Settings> {
     };
     s.playbooks()?;
     s.credit.validate(s.notify.keys())?;
+    if let Some(w) = &s.webhooks {
+        w.validate()?;
+    }
     Ok(s)
 }
 
@@ -462,6 +524,41 @@ mod tests {
             (8.0, 60),
             "an override keeps the other [detect] keys"
         );
+    }
+
+    #[test]
+    fn webhook_settings_default_to_signatures_from_microsoft() {
+        let s = parse("[webhooks]\n").unwrap();
+        let w = s.webhooks.unwrap();
+        assert!(w.require_signature && w.token().is_none());
+        assert_eq!(
+            w.certificate_url_prefixes,
+            vec!["https://3psostorageacct.blob.core.windows.net/cert/".to_string()]
+        );
+        assert_eq!(
+            w.certificate_subject,
+            "pcnotifications-dispatch.microsoft.com"
+        );
+        let w = parse("[webhooks]\nrequire_signature = false\ntoken_env = \"T\"\n")
+            .unwrap()
+            .webhooks
+            .unwrap();
+        assert!(!w.require_signature && w.token().is_some());
+        for (bad, says) in [
+            ("require_signature = false", "needs a token"),
+            ("certificate_url_prefixes = []", "empty"),
+            (
+                "certificate_url_prefixes = [\"http://example.com/cert/\"]",
+                "loopback",
+            ),
+            (
+                "certificate_url_prefixes = [\"https://example.com/cert/?x=1\"]",
+                "query",
+            ),
+        ] {
+            let e = format!("{:#}", parse(&format!("[webhooks]\n{bad}\n")).unwrap_err());
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

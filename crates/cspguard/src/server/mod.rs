@@ -40,16 +40,20 @@ pub struct AppState {
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
     /// The writer that group-commits ingested documents and evaluates them ([`ingest`]).
     pub ingest: ingest::Ingest,
+    /// Partner Center's webhook signing certificates, by URL.
+    pub webhook_certs: webhooks::signature::CertCache,
 }
 
 impl AppState {
     /// The state, with its ingest writer and case-intake tasks started (they hold it weakly, and end with it).
     pub fn start(store: Store, settings: Settings) -> anyhow::Result<Arc<AppState>> {
         let metrics = Metrics::new()?;
+        let webhook_certs = webhooks::signature::CertCache::new()?;
         Ok(Arc::new_cyclic(|me| AppState {
             store,
             settings,
             metrics,
+            webhook_certs,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
             ingest: ingest::Ingest::start(me.clone(), INGEST_SLOTS),
         }))
@@ -161,7 +165,8 @@ impl From<cspguard_store::StoreError> for ApiError {
         admin::check_rules,
         admin::backtest,
         admin::list_users,
-        admin::add_user
+        admin::add_user,
+        webhooks::partner_center
     ),
     modifiers(&SecurityAddon)
 )]

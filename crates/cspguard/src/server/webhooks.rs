@@ -1,23 +1,30 @@
-//! Partner Center webhooks: `POST /webhooks/partner-center?token=…`.
+//! Partner Center webhooks: `POST /webhooks/partner-center`.
 //!
 //! Partner Center POSTs `{"EventName", "ResourceUri", "ResourceName", "AuditUri", "ResourceChangeUtcDate"}` when
 //! something changes; the receiver fetches the resource the event names and feeds it through the importers, exactly
 //! like `sync partner-center` would, so a webhook and a later sync of the same facts are one event.
 //!
-//! Authenticity: the callback URL registered in Partner Center carries a secret token (`[webhooks] token_env` or
-//! `token_file`), compared in constant time; no token configured, no receiver (503). Partner Center's own request
-//! signature (a certificate fetched from Microsoft) is not verified: this machine cannot reach Microsoft to fetch it,
-//! and the token already proves the caller knows the registered URL. Only the path of `ResourceUri` is used: the resource
-//! is always fetched from the configured Partner Center base URL with the app's own credentials, so a forged URI cannot
-//! send a token elsewhere, and the webhook body itself is never trusted as data.
+//! Authenticity, before anything is parsed or fetched:
+//! - Partner Center's signature (`[webhooks] require_signature`, on by default): the body as received must carry a
+//!   valid RSA-SHA256 signature by Microsoft's notification certificate, downloaded only from an allow-listed location
+//!   ([`signature`]);
+//! - optionally a secret token in the registered callback URL (`?token=…`, `[webhooks] token_env` or `token_file`),
+//!   compared in constant time — a second factor beside the signature, or the only one when signatures are off.
+//!
+//! A refused call answers 401, is audited as `webhook.refused` with the reason (never the signature, the token or the
+//! body) and fetches nothing. No `[webhooks]`, no receiver (503). Only the path of `ResourceUri` is used: the
+//! resource is always fetched from the configured Partner Center base URL with the app's own credentials, so a
+//! forged URI cannot send a token elsewhere, and the webhook body itself is never trusted as data.
 //!
 //! Handled: `subscription-updated` (the subscription), `azure-fraud-event-detected` (the fraud events of the
 //! subscription it names, every page). Other events are acknowledged and audited, nothing is fetched.
 
+pub mod signature;
+
 use super::api::store_document;
 use super::{ApiError, AppState};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -28,8 +35,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct TokenQuery {
+    /// The secret token of the registered callback URL, when `[webhooks]` configures one.
     pub token: Option<String>,
 }
 
@@ -84,28 +92,88 @@ pub fn resource(uri: &str) -> Resource {
     }
 }
 
+/// Answers 401 and audits the refusal (the reason only: never the signature, the token or the body).
+async fn refuse(
+    s: &AppState,
+    now: chrono::DateTime<Utc>,
+    reason: String,
+) -> Result<Response, ApiError> {
+    tracing::warn!("Partner Center webhook refused: {reason}");
+    s.store
+        .append_audit(&[AuditEntry::new(
+            now,
+            "partner-center-webhook",
+            "webhook.refused",
+            json!({"reason": reason}),
+        )])
+        .await?;
+    Err(ApiError(
+        StatusCode::UNAUTHORIZED,
+        format!("webhook refused: {reason}"),
+    ))
+}
+
+/// Receives a Partner Center webhook: authenticates it (signature, optional token), then fetches and stores what it
+/// names.
+#[utoipa::path(post, path = "/webhooks/partner-center", tag = "webhooks",
+    request_body(content = String, content_type = "application/json",
+        description = "Partner Center's notification, exactly as signed: {EventName, ResourceUri, ResourceName, AuditUri, ResourceChangeUtcDate}"),
+    params(TokenQuery,
+        ("Authorization" = String, Header, description = "`Signature <base64>`: RSA PKCS#1 v1.5 SHA-256 signature of the raw body (required unless `[webhooks] require_signature = false`)"),
+        ("X-MS-Certificate-Url" = String, Header, description = "the signing certificate; must be under `[webhooks] certificate_url_prefixes` (default https://3psostorageacct.blob.core.windows.net/cert/) and end in .cer"),
+        ("X-MS-Signature-Algorithm" = String, Header, description = "`rsa-sha256`")),
+    responses((status = 200, description = "authenticated: {event, fetched, stored}"),
+              (status = 400, description = "not a Partner Center webhook body"),
+              (status = 401, description = "refused (signature or token); audited, nothing fetched"),
+              (status = 503, description = "webhooks are not configured, or Partner Center is unavailable")))]
 pub async fn partner_center(
     State(s): State<Arc<AppState>>,
     Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let Some(ws) = &s.settings.webhooks else {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are not configured: add [webhooks] token_env to cspguard.toml".into(),
+            "webhooks are not configured: add [webhooks] to cspguard.toml".into(),
         ));
     };
-    let expected = crate::settings::SecretRef {
-        env: ws.token_env.clone(),
-        file: ws.token_file.clone(),
-    }
-    .read("webhook token")
-    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    if !q.token.as_deref().is_some_and(|t| same(t, &expected)) {
+    if !ws.require_signature && ws.token().is_none() {
+        // Settings refuse this on load; never serve an unauthenticated receiver anyway.
         return Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong webhook token".into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks need a signature or a token: see [webhooks] in cspguard.toml".into(),
         ));
+    }
+    let now = Utc::now();
+    if let Some(token) = ws.token() {
+        let expected = token
+            .read("webhook token")
+            .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        if !q.token.as_deref().is_some_and(|t| same(t, &expected)) {
+            return refuse(&s, now, "missing or wrong webhook token".into()).await;
+        }
+    }
+    if ws.require_signature {
+        let prefixes = ws
+            .certificate_url_prefixes
+            .iter()
+            .map(|p| signature::UrlPrefix::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("[webhooks] certificate_url_prefixes: {e}"),
+                )
+            })?;
+        let policy = signature::Policy {
+            prefixes: &prefixes,
+            common_name: &ws.certificate_subject,
+            organization: ws.certificate_organization.as_deref(),
+        };
+        if let Err(r) = signature::verify(&s.webhook_certs, &policy, &headers, &body, now).await {
+            return refuse(&s, now, r.to_string()).await;
+        }
     }
     let ev: WebhookEvent = serde_json::from_slice(&body).map_err(|e| {
         ApiError(
@@ -113,7 +181,6 @@ pub async fn partner_center(
             format!("not a Partner Center webhook body: {e}"),
         )
     })?;
-    let now = Utc::now();
     let target = ev
         .resource_uri
         .as_deref()
