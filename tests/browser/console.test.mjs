@@ -74,6 +74,14 @@ async function visit(page, hash) {
   await settled(page);
 }
 
+/** The page as it is now, narrowed to 1024 px, needs no horizontal scrolling. */
+async function fits1024(page) {
+  await page.setViewportSize({ width: 1024, height: 900 });
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(w <= 1024, `${page.url()} is ${w} px wide at 1024 px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 const ALL_PAGES = ['dashboard', 'cases', 'customers', 'receivables', 'exceptions', 'report', 'rules', 'audit', 'users'];
 const ROLES = [
   { user: 'admin', pages: ALL_PAGES, works: true },
@@ -272,5 +280,141 @@ test('an admin agent checks a rule change with a broken condition, sees the erro
   await page.click('#backtest-run');
   await page.waitForSelector('#backtest-summary', { timeout: 60000 });
   assert.match(await page.locator('#backtest-summary').innerText(), /Replayed \d+ events: \d+ alert/);
+  await s.close();
+});
+
+test('an admin agent assigns a case from the select and ticks a checklist step', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'agent');
+  const { cases } = await (await page.request.get(`${BASE}/api/v1/cases`)).json();
+  const c = cases.find((x) => x.status !== 'resolved' && x.checklist.some((i) => !i.done_at));
+  assert.ok(c, 'an open case with a step to do');
+  const step = c.checklist.find((i) => !i.done_at);
+  await visit(page, `#/cases/${encodeURIComponent(c.id)}`);
+  // The select offers "me" and the people who may work cases (the admin), not the billing or user admins.
+  const options = await page.$$eval('#assignee-select option', (os) => os.map((o) => o.value));
+  assert.equal(options[0], 'agent');
+  assert.ok(options.includes('admin'), options.join());
+  assert.ok(!options.includes('billing') && !options.includes('usermgmt'), options.join());
+  await page.selectOption('#assignee-select', 'admin');
+  await page.click('#assign');
+  await page.waitForFunction(() => document.querySelector('#case-assignee')?.textContent === 'admin');
+  await page.selectOption('#assignee-select', 'agent');
+  await page.click('#assign');
+  await page.waitForFunction(() => document.querySelector('#case-assignee')?.textContent === 'agent');
+  // Ticking a step records who did it, and the box stays ticked.
+  const box = `input.tick[data-step="${step.id}"]`;
+  assert.equal(await page.locator(box).isChecked(), false);
+  await page.locator(box).check();
+  await page.waitForFunction((sel) => {
+    const b = document.querySelector(sel);
+    return b && b.checked && b.disabled && b.closest('li').textContent.includes('— agent');
+  }, box);
+  assert.equal(await page.locator('#case-error').count(), 0);
+  await fits1024(page);
+  const after = await (await page.request.get(`${BASE}/api/v1/cases/${encodeURIComponent(c.id)}`)).json();
+  assert.equal(after.assignee, 'agent');
+  assert.equal(after.checklist.find((i) => i.id === step.id).done_by, 'agent');
+  const verbs = after.audit.filter((e) => e.actor === 'agent').map((e) => e.verb);
+  assert.ok(verbs.includes('case.assigned') && verbs.includes('case.checked'), verbs.join());
+  await s.close();
+});
+
+test('a billing admin opens an exception request, excludes a line, and downloads the PDF and the CSV', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'billing');
+  // A case with claimed lines whose customer has no request yet.
+  const { requests } = await (await page.request.get(`${BASE}/api/v1/exceptions`)).json();
+  const used = new Set(requests.map((r) => r.customer_tenant_id));
+  const { cases } = await (await page.request.get(`${BASE}/api/v1/cases`)).json();
+  let target = null;
+  for (const c of cases.filter((x) => !used.has(x.customer_tenant_id) && x.azure_subscription_ids.length)) {
+    const x = await (await page.request.get(`${BASE}/api/v1/exceptions/check/${encodeURIComponent(c.id)}`)).json();
+    if ((x.lines || []).some((l) => l.included) && !x.request) { target = x; break; }
+  }
+  assert.ok(target, 'a case with a claim and no request');
+  await visit(page, `#/exceptions/${encodeURIComponent(target.case_id)}`);
+  assert.match(await page.locator('#request-status').innerText(), /none yet/);
+  assert.equal(await page.locator('button.line-toggle').count(), 0, 'no line decisions before the request exists');
+  await page.click('#open-request');
+  await page.waitForSelector('#status-message');
+  assert.match(await page.locator('#status-message').innerText(), /Opened EX-\w+ \(draft\)/);
+  assert.match(await page.locator('#request-status').innerText(), /EX-\w+ · draft/);
+
+  const line = target.lines.find((l) => l.included);
+  const toggle = `button.line-toggle[data-line="${line.id}"]`;
+  await page.click(toggle);
+  assert.match(await page.locator('#line-error').innerText(), /reason/, 'a reason is asked for first');
+  await page.fill('#line-reason', 'the customer’s own test VM');
+  await page.click(toggle);
+  await page.waitForFunction((id) => document.querySelector(`.line-state[data-line="${id}"]`)?.textContent === 'out', line.id);
+  assert.match(await page.locator('#status-message').innerText(), new RegExp(`Line ${line.id} excluded`));
+  assert.match(await page.locator('#claim-total').innerText(), new RegExp(`over ${target.totals.lines - 1} line\\(s\\)`));
+  await fits1024(page);
+
+  const fetchDownload = async (sel) => {
+    const [d] = await Promise.all([page.waitForEvent('download'), page.click(sel)]);
+    const chunks = [];
+    for await (const c of await d.createReadStream()) chunks.push(c);
+    return { name: d.suggestedFilename(), body: Buffer.concat(chunks) };
+  };
+  const pdf = await fetchDownload('#download-pdf');
+  assert.match(pdf.name, /^EX-\w+\.pdf$/);
+  assert.equal(pdf.body.subarray(0, 5).toString(), '%PDF-');
+  const csv = await fetchDownload('#download-csv');
+  assert.match(csv.name, /^EX-\w+-charges\.csv$/);
+  const text = csv.body.toString();
+  assert.ok(text.startsWith('line_id,usage_date,day,'));
+  assert.ok(!text.includes(line.id), 'the excluded line is not in the charges');
+  assert.equal(text.trim().split('\n').length, target.totals.lines, 'header + the lines still claimed');
+  await s.close();
+});
+
+test('a user management admin disables a user who then cannot sign in, and creates and revokes a token', async () => {
+  const s = await open();
+  const { page } = s;
+  await signIn(page, 'usermgmt');
+  await visit(page, '#/users');
+  assert.equal(await page.locator('button.disable-user[data-user="usermgmt"]').count(), 0, 'not oneself');
+  assert.equal(await page.locator('button.disable-user[data-user="admin"]').count(), 0, 'not a global admin');
+  await page.click('button.disable-user[data-user="dora"]');
+  await page.waitForFunction(() => document.querySelector('.user-state[data-user="dora"]')?.textContent === 'disabled');
+  assert.match(await page.locator('#user-message').innerText(), /dora disabled/);
+
+  // dora cannot sign in (the refused sign-in is the one expected failed request in that browser).
+  const d = await open();
+  await d.page.goto(`${BASE}/`);
+  await d.page.waitForSelector('#username');
+  await d.page.fill('#username', 'dora');
+  await d.page.fill('#password', PASSWORD);
+  await d.page.click('#signin');
+  await d.page.waitForFunction(() => document.querySelector('#signin-error')?.textContent.length > 0);
+  assert.match(await d.page.locator('#signin-error').innerText(), /Wrong username or password/);
+  assert.equal(await d.page.locator('#whoami').count(), 0);
+  for (const e of d.errors.splice(0)) assert.match(e, /401/);
+  await d.close();
+
+  // Enabled again, dora gets a token, shown once, that works until it is revoked.
+  await page.click('button.enable-user[data-user="dora"]');
+  await page.waitForFunction(() => document.querySelector('.user-state[data-user="dora"]')?.textContent === 'active');
+  await page.selectOption('#token-user', 'dora');
+  await page.fill('#token-name', 'browser-ci');
+  await page.click('#create-token');
+  await page.waitForSelector('#token-created');
+  const token = (await page.locator('#new-token-value').innerText()).trim();
+  assert.match(token, /^cspg_[0-9a-f]{64}$/);
+  await fits1024(page);
+  const asDora = () => fetch(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal((await asDora()).status, 200);
+  const { users } = await (await page.request.get(`${BASE}/api/v1/users`)).json();
+  const t = users.find((u) => u.username === 'dora').tokens.find((x) => x.name === 'browser-ci');
+  assert.ok(t, 'listed by ID and name');
+  await page.click(`button.revoke-token[data-id="${t.id}"]`);
+  await page.waitForFunction((id) => !document.querySelector(`button.revoke-token[data-id="${id}"]`), t.id);
+  assert.match(await page.locator('#user-message').innerText(), /revoked/);
+  assert.equal(await page.locator('#new-token-value').count(), 0, 'the token is not shown again');
+  assert.equal((await asDora()).status, 401);
   await s.close();
 });

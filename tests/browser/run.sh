@@ -49,7 +49,8 @@ cg exception open "$CASE" >/dev/null
 export CSPGUARD_EXCEPTION_CASE=$CASE
 
 export CSPGUARD_PASSWORD='browser tests password'
-for u in admin:global-admin agent:admin-agent billing:billing-admin usermgmt:user-management-admin; do
+# dora is the user the user management admin disables and gives a token to.
+for u in admin:global-admin agent:admin-agent billing:billing-admin usermgmt:user-management-admin dora:billing-admin; do
   cg users add "${u%%:*}" --role "${u#*:}" >/dev/null
 done
 

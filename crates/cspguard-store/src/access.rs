@@ -26,6 +26,19 @@ pub struct UserRow {
     pub disabled: bool,
 }
 
+/// An API token as listed: never the token, only its public ID (the first 16 hex digits of its stored hash, which
+/// reveal nothing of the token) and name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub created_at: Instant,
+}
+
+/// Length of a token's public ID.
+const TOKEN_ID_LEN: usize = 16;
+
 /// The result of [`Store::verify_audit`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditVerification {
@@ -235,22 +248,117 @@ impl Store {
         Ok(r.try_get::<i64, _>(0)? as u64)
     }
 
-    /// Stores a token's hash for `username`.
+    /// Stores a token's hash for `username` with `audit`, in one transaction. Returns the token's public ID.
     pub async fn add_api_token(
         &self,
         username: &str,
         name: &str,
         token: &str,
         now: Instant,
-    ) -> Result<()> {
+        audit: &[AuditEntry],
+    ) -> Result<String> {
+        let hash = secret_hash(token);
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO api_tokens (token_hash, username, name, created_us) VALUES ($1, $2, $3, $4)")
-            .bind(secret_hash(token))
+            .bind(&hash)
             .bind(username)
             .bind(name)
             .bind(micros(&now))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(hash[..TOKEN_ID_LEN].to_string())
+    }
+
+    /// The API tokens of `username` (every user's when `None`), oldest first.
+    pub async fn api_tokens(&self, username: Option<&str>) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, username, name, created_us FROM api_tokens \
+             WHERE ($1 = '' OR username = $1) ORDER BY created_us, token_hash",
+        )
+        .bind(username.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: String = r.try_get(0)?;
+                Ok(TokenRow {
+                    id: hash[..TOKEN_ID_LEN.min(hash.len())].to_string(),
+                    username: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    created_at: from_micros(r.try_get(3)?),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes `username`'s token `id` (its public ID) and appends `audit` in the same transaction. Returns the
+    /// token revoked, or `None` (and writes nothing) when the user has no such token.
+    pub async fn revoke_api_token(
+        &self,
+        username: &str,
+        id: &str,
+        audit: &[AuditEntry],
+    ) -> Result<Option<TokenRow>> {
+        let id = id.to_ascii_lowercase();
+        if id.len() != TOKEN_ID_LEN {
+            return Ok(None);
+        }
+        let Some(t) = self
+            .api_tokens(Some(username))
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+        else {
+            return Ok(None);
+        };
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query(
+            "DELETE FROM api_tokens WHERE username = $1 AND substr(token_hash, 1, 16) = $2",
+        )
+        .bind(username)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if gone == 0 {
+            // Revoked by someone else between the read and the write.
+            return Ok(None);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(t))
+    }
+
+    /// Disables or enables `username` and appends `audit` in the same transaction. Disabling also ends the user's
+    /// console sessions (its API tokens are refused while it is disabled, and work again if it is enabled). Returns
+    /// false (and writes nothing) when there is no such user.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        audit: &[AuditEntry],
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
+            .bind(i64::from(disabled))
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE username = $1")
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The enabled user a token belongs to.

@@ -38,7 +38,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::str::FromStr;
 
-pub use access::{chain_hash, secret_hash, AuditVerification, UserRow};
+pub use access::{chain_hash, secret_hash, AuditVerification, TokenRow, UserRow};
 pub use bulk::BulkWriter;
 pub use cases::{
     ActionRow, ActionUpdate, AuditEntry, AuditFilter, CaseChanges, CaseFilter, CaseRow, Committed,

@@ -85,6 +85,12 @@ async fn one_exception_request_per_tenant_ever(store: Store, url: &str) {
         t2
     );
     assert_eq!(store.audit(&AuditFilter::default()).await.unwrap().len(), 2);
+    let chain = store.verify_audit().await.unwrap();
+    assert!(
+        chain.broken.is_none(),
+        "audited in the hash chain: {chain:?}"
+    );
+    assert_eq!(chain.checked, 2);
 
     sqlx::any::install_default_drivers();
     let raw = sqlx::AnyPool::connect(url).await.unwrap();

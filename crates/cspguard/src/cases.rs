@@ -334,16 +334,8 @@ pub async fn run(g: &GlobalArgs, command: CasesCommand) -> anyhow::Result<i32> {
             crate::exit::OK
         }
         CasesCommand::Assign { id, assignee } => {
-            edit(
-                &store,
-                &id,
-                &actor,
-                now,
-                "case.assigned",
-                serde_json::json!({"assignee": assignee}),
-                |c| Ok(c.assign(&assignee, now)?),
-            )
-            .await?
+            let case = assign(&store, &id, &assignee, &actor, now).await?;
+            edited(&case, "case.assigned")
         }
         CasesCommand::Note { id, text } => {
             edit(
@@ -376,16 +368,8 @@ pub async fn run(g: &GlobalArgs, command: CasesCommand) -> anyhow::Result<i32> {
             .await?
         }
         CasesCommand::Check { id, step } => {
-            edit(
-                &store,
-                &id,
-                &actor,
-                now,
-                "case.checked",
-                serde_json::json!({"step": step}),
-                |c| Ok(c.tick(&step, &actor, now)?),
-            )
-            .await?
+            let case = tick(&store, &id, &step, &actor, now).await?;
+            edited(&case, "case.checked")
         }
         CasesCommand::Status { id, status } => {
             let to = CaseStatus::parse(&status).with_context(|| {
@@ -441,6 +425,48 @@ pub async fn apply_edit(
     Ok(case)
 }
 
+/// Assigns case `id` to `assignee` (`cases assign`, `POST /api/v1/cases/{id}/assign`), audited as `case.assigned`
+/// by `actor`. A resolved case is not assigned.
+pub async fn assign(
+    store: &Store,
+    id: &str,
+    assignee: &str,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<Case> {
+    apply_edit(
+        store,
+        id,
+        actor,
+        now,
+        "case.assigned",
+        serde_json::json!({"assignee": assignee}),
+        |c| Ok(c.assign(assignee, now)?),
+    )
+    .await
+}
+
+/// Ticks checklist step `step` of case `id` (`cases check`, `POST /api/v1/cases/{id}/checklist/{step}`), audited as
+/// `case.checked` by `actor`, who is recorded as having done it (a step ticked already keeps its first ticker).
+pub async fn tick(
+    store: &Store,
+    id: &str,
+    step: &str,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<Case> {
+    apply_edit(
+        store,
+        id,
+        actor,
+        now,
+        "case.checked",
+        serde_json::json!({"step": step}),
+        |c| Ok(c.tick(step, actor, now)?),
+    )
+    .await
+}
+
 async fn edit(
     store: &Store,
     id: &str,
@@ -451,13 +477,18 @@ async fn edit(
     f: impl FnOnce(&mut Case) -> anyhow::Result<()>,
 ) -> anyhow::Result<i32> {
     let case = apply_edit(store, id, actor, now, verb, detail, f).await?;
+    Ok(edited(&case, verb))
+}
+
+/// The CLI's line after an edit.
+fn edited(case: &Case, verb: &str) -> i32 {
     outln!(
         "{} {}: {}",
         case.id,
         case.status.as_str(),
         verb.trim_start_matches("case.")
     );
-    Ok(crate::exit::OK)
+    crate::exit::OK
 }
 
 async fn resolve(

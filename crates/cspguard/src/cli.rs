@@ -175,12 +175,38 @@ pub enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create an API token for a user (printed once; stored hashed).
-    Token {
-        username: String,
-        #[arg(long, default_value = "api")]
-        name: String,
+    /// Create an API token for a user (printed once; stored hashed): `users token NAME`; `users token list` and
+    /// `users token revoke NAME ID` list and revoke them.
+    Token(TokenArgs),
+    /// Disable a user: it can no longer sign in, its console sessions end and its API tokens are refused.
+    Disable { username: String },
+    /// Enable a disabled user again (its API tokens work again; it signs in anew).
+    Enable { username: String },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: Option<TokenCommand>,
+    /// The user the new token acts as.
+    #[arg(required = true)]
+    pub username: Option<String>,
+    /// A name for the token (which machine or job uses it).
+    #[arg(long, default_value = "api")]
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// API tokens (their public IDs and names, never the tokens), of one user or of every user.
+    List {
+        username: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
+    /// Revoke a user's API token by its ID (`users token list` shows them).
+    Revoke { username: String, id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -339,8 +339,9 @@ pub async fn target_case(store: &Store, target: &str) -> anyhow::Result<Case> {
         .with_context(|| format!("customer {tenant} has no case: a request is made for a case (`cspguard cases list`)"))
 }
 
-/// Opens the draft for `case`, or returns the case's existing draft; refuses when the tenant used its request.
-async fn open_request(
+/// Opens the draft for `case`, or returns the case's existing draft; refuses when the tenant used its request
+/// (`exception open`, `POST /api/v1/exceptions`). The opening is audited as `exception.opened` by `actor`.
+pub async fn open_request(
     store: &Store,
     case: &Case,
     actor: &str,
@@ -541,18 +542,23 @@ pub fn render_check(x: &Assessment, with_lines: bool) -> String {
     s
 }
 
-async fn set_line(
+/// Puts line `line` (an ID or a unique prefix of 6+) of request `key`'s claim in or out (`exception include|exclude`,
+/// `POST /api/v1/exceptions/{id}/lines/{line}`), with the reason, audited as `exception.line_included|excluded` by
+/// `actor`. Only a draft's lines change. Returns the request and the line as it was decided before.
+pub async fn set_line_decision(
     store: &Store,
-    a: LineArgs,
+    key: &str,
+    line: &str,
     included: bool,
+    reason: &str,
     actor: &str,
     now: Instant,
-) -> anyhow::Result<i32> {
-    let (mut r, version) = find_request(store, &a.request).await?;
+) -> anyhow::Result<(ExceptionRequest, cspguard_exception::ClaimLine)> {
+    let (mut r, version) = find_request(store, key).await?;
     let case = find_case(store, &r.case_id).await?;
     let x = assess(store, &case, now.date_naive()).await?;
-    let line = x.selection.find(&a.line)?.clone();
-    r.set_line(&line.line.id, included, &a.reason, actor, now)?;
+    let line = x.selection.find(line)?.clone();
+    r.set_line(&line.line.id, included, reason, actor, now)?;
     let verb = if included {
         "exception.line_included"
     } else {
@@ -566,12 +572,24 @@ async fn set_line(
                 now,
                 actor,
                 verb,
-                serde_json::json!({"request": r.id, "line": line.line.id, "reason": a.reason,
+                serde_json::json!({"request": r.id, "line": line.line.id, "reason": reason.trim(),
                     "usage_date": line.line.usage_date, "cost": line.line.cost.to_string()}),
             )
             .case(&r.case_id)],
         )
         .await?;
+    Ok((r, line))
+}
+
+async fn set_line(
+    store: &Store,
+    a: LineArgs,
+    included: bool,
+    actor: &str,
+    now: Instant,
+) -> anyhow::Result<i32> {
+    let (r, line) =
+        set_line_decision(store, &a.request, &a.line, included, &a.reason, actor, now).await?;
     outln!(
         "{}: line {} ({} on {}) {}",
         r.id,
@@ -755,16 +773,92 @@ pub struct Package {
     pub json: PathBuf,
 }
 
-async fn package(store: &Store, a: PackageArgs, actor: &str, now: Instant) -> anyhow::Result<i32> {
-    let case = find_case(store, &a.case).await?;
-    // The case's own request is packaged again whatever its status (Microsoft may ask for the document again);
-    // otherwise a draft is opened, which the once-per-tenant rule may refuse.
-    let req = match load_request(store, &case.customer_tenant_id).await? {
-        Some(r) if r.case_id == case.id.0 => r,
-        _ => open_request(store, &case, actor, now).await?,
-    };
-    let x = assess(store, &case, a.as_of.unwrap_or(now.date_naive())).await?;
-    let timeline = crate::cases::timeline(store, &case, 500).await?;
+/// The four files of a request's package, in memory: a Markdown and a PDF document, the claimed charges as CSV, the
+/// timeline and evidence as JSON.
+pub struct PackageFiles {
+    pub markdown: String,
+    pub pdf: Vec<u8>,
+    pub csv: Vec<u8>,
+    pub json: String,
+}
+
+/// One file of a package: `md`, `pdf`, `csv` (the charges) or `json` (the evidence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFormat {
+    Markdown,
+    Pdf,
+    Csv,
+    Json,
+}
+
+impl PackageFormat {
+    pub fn parse(s: &str) -> Option<PackageFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "md" | "markdown" => Some(PackageFormat::Markdown),
+            "pdf" => Some(PackageFormat::Pdf),
+            "csv" => Some(PackageFormat::Csv),
+            "json" => Some(PackageFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageFormat::Markdown => "md",
+            PackageFormat::Pdf => "pdf",
+            PackageFormat::Csv => "csv",
+            PackageFormat::Json => "json",
+        }
+    }
+
+    /// The file's name in the package folder (and of a download).
+    pub fn file_name(self, request_id: &str) -> String {
+        match self {
+            PackageFormat::Markdown => format!("{request_id}.md"),
+            PackageFormat::Pdf => format!("{request_id}.pdf"),
+            PackageFormat::Csv => format!("{request_id}-charges.csv"),
+            PackageFormat::Json => format!("{request_id}-evidence.json"),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PackageFormat::Markdown => "text/markdown; charset=utf-8",
+            PackageFormat::Pdf => "application/pdf",
+            PackageFormat::Csv => "text/csv; charset=utf-8",
+            PackageFormat::Json => "application/json",
+        }
+    }
+}
+
+impl PackageFiles {
+    pub fn get(&self, f: PackageFormat) -> &[u8] {
+        match f {
+            PackageFormat::Markdown => self.markdown.as_bytes(),
+            PackageFormat::Pdf => &self.pdf,
+            PackageFormat::Csv => &self.csv,
+            PackageFormat::Json => self.json.as_bytes(),
+        }
+    }
+}
+
+/// Builds the package of request `req` for `case` as of `as_of`, and audits it as `exception.packaged` by `actor`
+/// with `target` (where it went: the CLI's folder, the API's format) — only once `deliver` has succeeded with the
+/// files, so a package that could not be written is not recorded as made. `exception package` writes the files;
+/// `GET /api/v1/exceptions/{id}/package/{format}` sends one.
+#[allow(clippy::too_many_arguments)]
+pub async fn make_package<T>(
+    store: &Store,
+    req: &ExceptionRequest,
+    case: &Case,
+    as_of: NaiveDate,
+    actor: &str,
+    now: Instant,
+    target: serde_json::Value,
+    deliver: impl FnOnce(&Assessment, PackageFiles) -> anyhow::Result<T>,
+) -> anyhow::Result<(Assessment, T)> {
+    let x = assess(store, case, as_of).await?;
+    let timeline = crate::cases::timeline(store, case, 500).await?;
     let audit: Vec<AuditJson> = store
         .audit(&AuditFilter {
             case_id: Some(case.id.0.clone()),
@@ -774,23 +868,43 @@ async fn package(store: &Store, a: PackageArgs, actor: &str, now: Instant) -> an
         .into_iter()
         .map(AuditJson::from)
         .collect();
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create {}: choose another --out", a.out.display()))?;
-    let p = write_package(&a.out, &req, &case, &x, &timeline, &audit, actor, now)?;
+    let files = render_package(req, case, &x, &timeline, &audit, actor, now)?;
+    let delivered = deliver(&x, files)?;
+    let mut detail = serde_json::json!({"request": req.id,
+        "total": x.totals.total.map(|m| m.to_string()), "lines": x.totals.lines, "eligible": x.eligible});
+    if let (Some(d), serde_json::Value::Object(t)) = (detail.as_object_mut(), target) {
+        d.extend(t);
+    }
     store
         .commit_case_changes(&CaseChanges {
-            audit: vec![AuditEntry::new(
-                now,
-                actor,
-                "exception.packaged",
-                serde_json::json!({"request": req.id, "out": a.out.display().to_string(),
-                    "total": x.totals.total.map(|m| m.to_string()), "lines": x.totals.lines,
-                    "eligible": x.eligible}),
-            )
-            .case(&case.id.0)],
+            audit: vec![AuditEntry::new(now, actor, "exception.packaged", detail).case(&case.id.0)],
             ..Default::default()
         })
         .await?;
+    Ok((x, delivered))
+}
+
+async fn package(store: &Store, a: PackageArgs, actor: &str, now: Instant) -> anyhow::Result<i32> {
+    let case = find_case(store, &a.case).await?;
+    // The case's own request is packaged again whatever its status (Microsoft may ask for the document again);
+    // otherwise a draft is opened, which the once-per-tenant rule may refuse.
+    let req = match load_request(store, &case.customer_tenant_id).await? {
+        Some(r) if r.case_id == case.id.0 => r,
+        _ => open_request(store, &case, actor, now).await?,
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}: choose another --out", a.out.display()))?;
+    let (x, p) = make_package(
+        store,
+        &req,
+        &case,
+        a.as_of.unwrap_or(now.date_naive()),
+        actor,
+        now,
+        serde_json::json!({"out": a.out.display().to_string()}),
+        |_, files| write_package(&a.out, &req, &files),
+    )
+    .await?;
     outln!(
         "{} ({}): {} in {} line(s), {}\n  {}\n  {}\n  {}\n  {}",
         req.id,
@@ -829,9 +943,32 @@ fn money(m: Option<Money>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_package(
     out: &Path,
+    req: &ExceptionRequest,
+    files: &PackageFiles,
+) -> anyhow::Result<Package> {
+    let path = |f: PackageFormat| out.join(f.file_name(&req.id));
+    let p = Package {
+        markdown: path(PackageFormat::Markdown),
+        pdf: path(PackageFormat::Pdf),
+        csv: path(PackageFormat::Csv),
+        json: path(PackageFormat::Json),
+    };
+    for (f, at) in [
+        (PackageFormat::Csv, &p.csv),
+        (PackageFormat::Json, &p.json),
+        (PackageFormat::Markdown, &p.markdown),
+        (PackageFormat::Pdf, &p.pdf),
+    ] {
+        std::fs::write(at, files.get(f))
+            .with_context(|| format!("cannot write {}", at.display()))?;
+    }
+    Ok(p)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_package(
     req: &ExceptionRequest,
     case: &Case,
     x: &Assessment,
@@ -839,16 +976,9 @@ fn write_package(
     audit: &[AuditJson],
     actor: &str,
     now: Instant,
-) -> anyhow::Result<Package> {
-    let p = Package {
-        markdown: out.join(format!("{}.md", req.id)),
-        pdf: out.join(format!("{}.pdf", req.id)),
-        csv: out.join(format!("{}-charges.csv", req.id)),
-        json: out.join(format!("{}-evidence.json", req.id)),
-    };
+) -> anyhow::Result<PackageFiles> {
     // CSV: the claimed (included) lines.
-    let mut w = csv::Writer::from_path(&p.csv)
-        .with_context(|| format!("cannot write {}", p.csv.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "line_id",
         "usage_date",
@@ -888,7 +1018,9 @@ fn write_package(
             &l.reason,
         ])?;
     }
-    w.flush()?;
+    let csv = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing the charges CSV: {e}"))?;
     // JSON: the assessment, the timeline, the case's audit trail.
     let evidence = serde_json::json!({
         "request": req,
@@ -899,17 +1031,13 @@ fn write_package(
         "timeline": timeline,
         "audit": audit,
     });
-    std::fs::write(&p.json, serde_json::to_string_pretty(&evidence)?)
-        .with_context(|| format!("cannot write {}", p.json.display()))?;
     let blocks = document(req, case, x, timeline, actor, now);
-    std::fs::write(&p.markdown, doc::markdown(&blocks))
-        .with_context(|| format!("cannot write {}", p.markdown.display()))?;
-    std::fs::write(
-        &p.pdf,
-        doc::pdf(&format!("Fraud credit request {}", req.id), &blocks),
-    )
-    .with_context(|| format!("cannot write {}", p.pdf.display()))?;
-    Ok(p)
+    Ok(PackageFiles {
+        markdown: doc::markdown(&blocks),
+        pdf: doc::pdf(&format!("Fraud credit request {}", req.id), &blocks),
+        csv,
+        json: serde_json::to_string_pretty(&evidence)?,
+    })
 }
 
 fn document(

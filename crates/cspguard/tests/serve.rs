@@ -93,6 +93,19 @@ async fn every_role_reaches_exactly_its_routes_and_resellers_see_only_their_cust
             None,
             [true, false, true, false],
         ),
+        (
+            "GET",
+            format!("{b}/api/v1/cases/{case_id}/assignees"),
+            None,
+            [true, false, true, false],
+        ),
+        // A step the case does not have: 404 for whoever may tick, so nothing changes.
+        (
+            "POST",
+            format!("{b}/api/v1/cases/{case_id}/checklist/no-such-step"),
+            None,
+            [true, false, true, false],
+        ),
     ];
     let tokens = [&admin, &um, &agent, &billing];
     for (method, url, body, allowed) in &routes {
@@ -634,4 +647,197 @@ async fn dashboard_and_customer_views_are_scoped_and_the_console_is_served_with_
         me["permissions"],
         serde_json::json!(["manage_users", "read_audit"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_is_assigned_to_one_of_its_assignees_and_its_steps_ticked_as_the_cli_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = book_data(tmp.path());
+    // The book's fraud cases are of direct customers; overdue invoices open cases for resellers' customers too.
+    ok(&data, &["credit", "check", "--as-of", "2030-01-01"], None);
+    let admin = user(&data, "ada", "global-admin", None);
+    let agent = user(&data, "agnes", "admin-agent", None);
+    user(&data, "bill", "billing-admin", None);
+    user(&data, "umar", "user-management-admin", None);
+    user(&data, "otto", "admin-agent", None);
+    ok(&data, &["users", "disable", "otto"], None);
+
+    // A reseller with a case, and another reseller.
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let (_, customers) = call("GET", &format!("{b}/api/v1/customers"), Some(&admin), None).await;
+    let customers = customers["customers"].as_array().unwrap().clone();
+    let (_, cases) = call("GET", &format!("{b}/api/v1/cases"), Some(&admin), None).await;
+    let cases = cases["cases"].as_array().unwrap().clone();
+    drop(srv);
+    let reseller_of = |tenant: &str| {
+        customers
+            .iter()
+            .find(|c| c["tenant_id"] == tenant)
+            .and_then(|c| c["reseller_mpn_id"].as_str())
+            .map(str::to_string)
+    };
+    let (case, mpn) = cases
+        .iter()
+        .filter(|c| c["status"] != "resolved" && !c["checklist"].as_array().unwrap().is_empty())
+        .find_map(|c| Some((c.clone(), reseller_of(c["customer_tenant_id"].as_str()?)?)))
+        .expect("an open case of an indirect reseller's customer");
+    let foreign = cases
+        .iter()
+        .find(|c| reseller_of(c["customer_tenant_id"].as_str().unwrap()).as_deref() != Some(&mpn))
+        .expect("a case of somebody else");
+    let other_mpn = customers
+        .iter()
+        .filter_map(|c| c["reseller_mpn_id"].as_str())
+        .find(|r| *r != mpn)
+        .unwrap_or("0000000")
+        .to_string();
+    let rita = user(&data, "rita", "admin-agent", Some(&mpn));
+    user(&data, "rex", "admin-agent", Some(&other_mpn));
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let id = case["id"].as_str().unwrap();
+    let fid = foreign["id"].as_str().unwrap();
+
+    // Who may be given the case: enabled users who may work cases and see it.
+    let names = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["assignees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, v) = call(
+        "GET",
+        &format!("{b}/api/v1/cases/{id}/assignees"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["me"], "agnes");
+    assert_eq!(
+        names(&v),
+        ["ada", "agnes", "rita"].map(String::from).into(),
+        "no billing or user admin, no disabled user, no other reseller's agent"
+    );
+    let (_, v) = call(
+        "GET",
+        &format!("{b}/api/v1/cases/{id}/assignees"),
+        Some(&rita),
+        None,
+    )
+    .await;
+    assert_eq!(
+        names(&v),
+        ["rita"].map(String::from).into(),
+        "a reseller's user is offered its own reseller's people"
+    );
+
+    // Assign and tick as the agent.
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/cases/{id}/assign"),
+        Some(&agent),
+        Some(serde_json::json!({"assignee": "rita"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["assignee"], "rita");
+    let steps: Vec<String> = case["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/cases/{id}/checklist/{}", steps[0]),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["checklist"][0]["done_by"], "agnes");
+    assert!(v["checklist"][0]["done_at"].is_string());
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/cases/{id}/checklist/{}", steps[0]),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["checklist"][0]["done_by"], "agnes",
+        "a step keeps who ticked it first"
+    );
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/cases/{id}/assign"),
+        Some(&agent),
+        Some(serde_json::json!({"assignee": "  "})),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+
+    // Another reseller's case does not exist for a scoped user, whatever the route.
+    for (method, url, body) in [
+        ("GET", format!("{b}/api/v1/cases/{fid}/assignees"), None),
+        (
+            "POST",
+            format!("{b}/api/v1/cases/{fid}/assign"),
+            Some(serde_json::json!({"assignee": "rita"})),
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/cases/{fid}/checklist/{}", steps[0]),
+            None,
+        ),
+    ] {
+        let (s, v) = call(method, &url, Some(&rita), body).await;
+        assert_eq!(s, 404, "{method} {url}: {v}");
+    }
+
+    // The CLI's tick is the same change: both show in the case and in its audit trail, under their actors.
+    drop(srv);
+    ok(
+        &data,
+        &[
+            "--as",
+            "carl",
+            "cases",
+            "check",
+            id,
+            &steps[steps.len() - 1],
+        ],
+        None,
+    );
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let (_, c) = call("GET", &format!("{b}/api/v1/cases/{id}"), Some(&admin), None).await;
+    let last = &c["checklist"][steps.len() - 1];
+    assert_eq!(last["done_by"], "carl");
+    let trail: Vec<(String, String, String)> = c["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verb"] == "case.assigned" || e["verb"] == "case.checked")
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_string(),
+                e["verb"].as_str().unwrap().to_string(),
+                e["detail"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(trail.len(), 4, "{trail:?}");
+    assert!(trail[0].0 == "agnes" && trail[0].1 == "case.assigned" && trail[0].2.contains("rita"));
+    assert!(trail[1].0 == "agnes" && trail[1].2.contains(&steps[0]));
+    assert_eq!(trail[2].0, "ada");
+    assert!(trail[3].0 == "carl" && trail[3].2.contains(&steps[steps.len() - 1]));
+    drop(srv);
+    let v: Value = serde_json::from_str(&ok(&data, &["audit", "verify", "--json"], None)).unwrap();
+    assert_eq!(v["ok"], true);
 }

@@ -158,6 +158,49 @@ async fn billing_and_admin_routes_follow_the_role_matrix_the_cli_and_the_reselle
             Some(bad_user.clone()),
             [true, true, false, false],
         ),
+        // The new routes, each asked for something that is not there (404) or not a format (400): nothing changes.
+        (
+            "POST",
+            format!("{b}/api/v1/exceptions"),
+            Some(serde_json::json!({"case": "CS-NOPE"})),
+            billing_only,
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/exceptions/{own_req}/lines/zzzzzzzz"),
+            Some(serde_json::json!({"included": false, "reason": "not ours"})),
+            billing_only,
+        ),
+        (
+            "GET",
+            format!("{b}/api/v1/exceptions/{own_req}/package/docx"),
+            None,
+            billing_only,
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/users/nobody/disable"),
+            None,
+            [true, true, false, false],
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/users/nobody/enable"),
+            None,
+            [true, true, false, false],
+        ),
+        (
+            "POST",
+            format!("{b}/api/v1/users/nobody/tokens"),
+            Some(serde_json::json!({"name": "ci"})),
+            [true, true, false, false],
+        ),
+        (
+            "DELETE",
+            format!("{b}/api/v1/users/nobody/tokens/0123456789abcdef"),
+            None,
+            [true, true, false, false],
+        ),
     ];
     for (method, url, body, allowed) in &routes {
         let (anon, _) = call(method, url, None, body.clone()).await;
@@ -191,9 +234,17 @@ async fn billing_and_admin_routes_follow_the_role_matrix_the_cli_and_the_reselle
         "/api/v1/rules/check",
         "/api/v1/rules/backtest",
         "/api/v1/users",
+        "/api/v1/exceptions/{id}/lines/{line}",
+        "/api/v1/exceptions/{id}/package/{format}",
+        "/api/v1/users/{name}/disable",
+        "/api/v1/users/{name}/enable",
+        "/api/v1/users/{name}/tokens",
+        "/api/v1/users/{name}/tokens/{id}",
     ] {
         assert!(spec["paths"][p].is_object(), "{p} in the OpenAPI document");
     }
+    assert!(spec["paths"]["/api/v1/exceptions"]["post"].is_object());
+    assert!(spec["paths"]["/api/v1/users/{name}/tokens/{id}"]["delete"].is_object());
 
     // The same JSON as the CLI's --json, on a fixed day.
     let day = "2030-01-01";
@@ -543,5 +594,456 @@ async fn users_are_added_through_the_api_audited_and_limited_by_role_and_reselle
         "a refused user is not added"
     );
     let v: Value = serde_json::from_str(&ok(&data, &["audit", "verify", "--json"], None)).unwrap();
+    assert_eq!(v["ok"], true);
+}
+
+/// The simulated book's compromised customer (seed 2: cryptojacking from 2026-09-06), and a filing day in its 60 days.
+const COMPROMISED: &str = "7b3b8024-8309-4f82-a108-968fea6e478c";
+const AS_OF: &str = "2026-09-20";
+
+/// A GET answered with bytes: status, content type, content disposition, body.
+async fn download(url: &str, token: &str) -> (u16, String, String, Vec<u8>) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (status, ctype, disp) = (
+        r.status().as_u16(),
+        header("content-type"),
+        header("content-disposition"),
+    );
+    (status, ctype, disp, r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_request_is_opened_a_line_excluded_and_its_package_downloaded_as_the_cli_writes_it(
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = book_data(tmp.path());
+    let admin = user(&data, "ada", "global-admin", None);
+    let bill = user(&data, "bill", "billing-admin", None);
+    let srv = start(&data).await;
+    let (_, customers) = call(
+        "GET",
+        &format!("{}/api/v1/customers", srv.base),
+        Some(&admin),
+        None,
+    )
+    .await;
+    drop(srv);
+    let other_reseller = customers["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["tenant_id"] != COMPROMISED)
+        .find_map(|c| c["reseller_mpn_id"].as_str())
+        .expect("an indirect reseller")
+        .to_string();
+    let rita = user(&data, "rita", "billing-admin", Some(&other_reseller));
+    let srv = start(&data).await;
+    let b = &srv.base;
+
+    let (s, x) = call(
+        "GET",
+        &format!("{b}/api/v1/exceptions/check/{COMPROMISED}?as_of={AS_OF}"),
+        Some(&bill),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{x}");
+    assert!(x["request"].is_null());
+    let case_id = x["case_id"].as_str().unwrap().to_string();
+    let lines = x["lines"].as_array().unwrap().clone();
+    let line = lines
+        .iter()
+        .find(|l| l["included"] == true)
+        .expect("a claimed line");
+    let line_id = line["id"].as_str().unwrap().to_string();
+    let claimed = x["totals"]["lines"].as_u64().unwrap();
+
+    // Opening: another reseller's user cannot see the case; the billing admin opens it once.
+    let open = serde_json::json!({ "case": case_id });
+    let (s, _) = call(
+        "POST",
+        &format!("{b}/api/v1/exceptions"),
+        Some(&rita),
+        Some(open.clone()),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/exceptions"),
+        Some(&bill),
+        Some(open.clone()),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["request"]["status"], "draft");
+    let req = v["request"]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{b}/api/v1/exceptions"),
+        Some(&bill),
+        Some(open),
+    )
+    .await;
+    assert_eq!(
+        (s, v["request"]["id"].as_str()),
+        (200, Some(req.as_str())),
+        "the same draft again"
+    );
+
+    // Excluding a line needs a reason; another reseller's user cannot touch it.
+    let lines_url = format!("{b}/api/v1/exceptions/{req}/lines/{line_id}");
+    let (s, v) = call(
+        "POST",
+        &lines_url,
+        Some(&bill),
+        Some(serde_json::json!({"included": false, "reason": " "})),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    let exclude = serde_json::json!({"included": false, "reason": "the customer's own test VM"});
+    let (s, _) = call("POST", &lines_url, Some(&rita), Some(exclude.clone())).await;
+    assert_eq!(s, 404);
+    let (s, v) = call("POST", &lines_url, Some(&bill), Some(exclude)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["line"]["id"], line_id.as_str());
+    let (_, x) = call(
+        "GET",
+        &format!("{b}/api/v1/exceptions/check/{case_id}?as_of={AS_OF}"),
+        Some(&bill),
+        None,
+    )
+    .await;
+    let after = x["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == line_id.as_str())
+        .unwrap();
+    assert_eq!(after["included"], false);
+    assert_eq!(after["overridden_by"], "bill");
+    assert_eq!(x["totals"]["lines"].as_u64().unwrap(), claimed - 1);
+
+    // The package, file by file.
+    let pkg = |f: &str| format!("{b}/api/v1/exceptions/{req}/package/{f}?as_of={AS_OF}");
+    let (s, ctype, disp, pdf) = download(&pkg("pdf"), &bill).await;
+    assert_eq!(s, 200);
+    assert_eq!(ctype, "application/pdf");
+    assert_eq!(disp, format!("attachment; filename=\"{req}.pdf\""));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let (s, ctype, disp, csv) = download(&pkg("csv"), &bill).await;
+    assert_eq!(s, 200);
+    assert!(ctype.starts_with("text/csv"));
+    assert_eq!(disp, format!("attachment; filename=\"{req}-charges.csv\""));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("line_id,usage_date,day,"));
+    assert_eq!(
+        csv.lines().count() as u64,
+        claimed,
+        "header + the lines still claimed"
+    );
+    assert!(!csv.contains(&line_id), "the excluded line is not claimed");
+    let (s, _, _, json) = download(&pkg("json"), &bill).await;
+    assert_eq!(s, 200);
+    let evidence: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(evidence["request"]["id"], req.as_str());
+    assert_eq!(evidence["prepared_by"], "bill");
+    let (s, _, _, md) = download(&pkg("md"), &bill).await;
+    assert_eq!(s, 200);
+    assert!(String::from_utf8(md).unwrap().contains(&req));
+    let (s, _, _, _) = download(&pkg("pdf"), &rita).await;
+    assert_eq!(s, 404, "another reseller's request is not there");
+    drop(srv);
+
+    // The CLI writes the same charges for the same request and day.
+    let out = tmp.path().join("package");
+    ok(
+        &data,
+        &[
+            "exception",
+            "package",
+            &case_id,
+            "--out",
+            out.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+        ],
+        None,
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join(format!("{req}-charges.csv"))).unwrap(),
+        csv
+    );
+
+    let audit = audit_entries(&data).await;
+    let by_bill = |verb: &str| {
+        audit
+            .iter()
+            .filter(|e| e.verb == verb && e.actor == "bill")
+            .count()
+    };
+    assert_eq!(by_bill("exception.opened"), 1);
+    assert_eq!(by_bill("exception.line_excluded"), 1);
+    assert_eq!(by_bill("exception.packaged"), 4, "one per file downloaded");
+    assert!(audit
+        .iter()
+        .any(|e| e.verb == "exception.packaged" && e.detail.contains("\"format\":\"pdf\"")));
+    assert!(
+        !audit
+            .iter()
+            .any(|e| e.actor == "rita" && e.verb.starts_with("exception.")),
+        "nothing refused was recorded as done"
+    );
+    let v = cli_json(&data, &["audit", "verify", "--json"]);
+    assert_eq!(v["ok"], true);
+}
+
+async fn sign_in(base: &str, name: &str) -> (u16, Option<String>) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": name, "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string);
+    (r.status().as_u16(), cookie)
+}
+
+async fn me_with_cookie(base: &str, cookie: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_disabled_and_enabled_and_tokens_made_and_revoked_with_role_scope_and_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = user(&data, "ada", "global-admin", None);
+    user(&data, "gus", "global-admin", None);
+    let um = user(&data, "umar", "user-management-admin", None);
+    let agent = user(&data, "agnes", "admin-agent", None);
+    let nina = user(&data, "nina", "billing-admin", None);
+    let scoped = user(&data, "ursula", "user-management-admin", Some("1234567"));
+    let pia = user(&data, "pia", "admin-agent", Some("1234567"));
+    let srv = start(&data).await;
+    let b = &srv.base;
+    let me = |t: String| async move {
+        call("GET", &format!("{b}/api/v1/me"), Some(&t), None)
+            .await
+            .0
+    };
+    let users = format!("{b}/api/v1/users");
+
+    // Disabling: the token is refused, the session ends, sign-in fails.
+    let (s, cookie) = sign_in(b, "agnes").await;
+    assert_eq!(s, 204);
+    let cookie = cookie.unwrap();
+    assert_eq!(me_with_cookie(b, &cookie).await, 200);
+    let (s, v) = call("POST", &format!("{users}/agnes/disable"), Some(&um), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["changed"], true);
+    assert_eq!(me(agent.clone()).await, 401, "a disabled user's token");
+    assert_eq!(
+        me_with_cookie(b, &cookie).await,
+        401,
+        "a disabled user's session"
+    );
+    assert_eq!(sign_in(b, "agnes").await.0, 401, "a disabled user signs in");
+    let (_, v) = call("POST", &format!("{users}/agnes/disable"), Some(&um), None).await;
+    assert_eq!(v["changed"], false, "disabled already: nothing changes");
+    let (s, v) = call(
+        "POST",
+        &format!("{users}/agnes/tokens"),
+        Some(&um),
+        Some(serde_json::json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(s, 409, "no token for a disabled user: {v}");
+    let (_, list) = call("GET", &users, Some(&um), None).await;
+    let agnes = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "agnes")
+        .unwrap()
+        .clone();
+    assert_eq!(agnes["disabled"], true);
+    // Enabled again: the token works again, the ended session does not come back.
+    let (s, _) = call("POST", &format!("{users}/agnes/enable"), Some(&um), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(me(agent.clone()).await, 200);
+    assert_eq!(me_with_cookie(b, &cookie).await, 401);
+    assert_eq!(sign_in(b, "agnes").await.0, 204);
+
+    // Who may touch whom: only a global admin a global admin; nobody themself; a scoped manager its reseller's.
+    let (s, _) = call("POST", &format!("{users}/gus/disable"), Some(&um), None).await;
+    assert_eq!(s, 403);
+    let (s, _) = call(
+        "POST",
+        &format!("{users}/gus/tokens"),
+        Some(&um),
+        Some(serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(
+        s, 403,
+        "a token acting as a global admin is a global admin's to make"
+    );
+    let (s, _) = call("POST", &format!("{users}/gus/disable"), Some(&admin), None).await;
+    assert_eq!(s, 200);
+    let (s, _) = call("POST", &format!("{users}/gus/enable"), Some(&admin), None).await;
+    assert_eq!(s, 200);
+    let (s, v) = call("POST", &format!("{users}/umar/disable"), Some(&um), None).await;
+    assert_eq!(s, 409, "{v}");
+    let (s, _) = call(
+        "POST",
+        &format!("{users}/agnes/disable"),
+        Some(&scoped),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "a partner-wide user is not a scoped manager's");
+    let (s, _) = call("POST", &format!("{users}/pia/disable"), Some(&scoped), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(me(pia.clone()).await, 401);
+    let (s, _) = call("POST", &format!("{users}/pia/enable"), Some(&scoped), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(me(pia.clone()).await, 200);
+    let (s, _) = call("POST", &format!("{users}/nobody/disable"), Some(&um), None).await;
+    assert_eq!(s, 404);
+
+    // Tokens: made (shown once), listed by ID and name only, revoked.
+    let (s, t) = call(
+        "POST",
+        &format!("{users}/nina/tokens"),
+        Some(&um),
+        Some(serde_json::json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let token = t["token"].as_str().unwrap().to_string();
+    let id = t["id"].as_str().unwrap().to_string();
+    assert!(token.starts_with("cspg_") && id.len() == 16);
+    let (_, v) = call("GET", &format!("{b}/api/v1/me"), Some(&token), None).await;
+    assert_eq!(v["username"], "nina");
+    let (_, list) = call("GET", &users, Some(&um), None).await;
+    let text = list.to_string();
+    assert!(!text.contains("cspg_"), "no token in the list");
+    let tokens = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "nina")
+        .unwrap()["tokens"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = tokens.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["api", "ci"], "the CLI's and the API's");
+    let (s, _) = call(
+        "DELETE",
+        &format!("{users}/nina/tokens/{id}"),
+        Some(&scoped),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "not a scoped manager's user");
+    let (s, v) = call(
+        "DELETE",
+        &format!("{users}/nina/tokens/{id}"),
+        Some(&um),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["name"], "ci");
+    assert_eq!(me(token.clone()).await, 401, "a revoked token");
+    assert_eq!(me(nina.clone()).await, 200, "the user's other token");
+    let (s, _) = call(
+        "DELETE",
+        &format!("{users}/nina/tokens/{id}"),
+        Some(&um),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "revoked already");
+    drop(srv);
+
+    // The CLI does the same through the same functions.
+    let listed = cli_json(&data, &["users", "token", "list", "nina", "--json"]);
+    let cli_id = listed["tokens"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 1);
+    ok(
+        &data,
+        &["--as", "carl", "users", "token", "revoke", "nina", &cli_id],
+        None,
+    );
+    ok(&data, &["--as", "carl", "users", "disable", "pia"], None);
+    let refused = run(&data, &["users", "token", "revoke", "nina", &cli_id], None);
+    assert!(!refused.status.success(), "revoked already");
+    let srv = start(&data).await;
+    let b = &srv.base;
+    assert_eq!(
+        call("GET", &format!("{b}/api/v1/me"), Some(&nina), None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call("GET", &format!("{b}/api/v1/me"), Some(&pia), None)
+            .await
+            .0,
+        401
+    );
+    drop(srv);
+    ok(&data, &["--as", "carl", "users", "enable", "pia"], None);
+
+    let audit = audit_entries(&data).await;
+    let did = |actor: &str, verb: &str, who: &str| {
+        audit
+            .iter()
+            .filter(|e| {
+                e.actor == actor && e.verb == verb && e.detail.contains(&format!("\"{who}\""))
+            })
+            .count()
+    };
+    assert_eq!(did("umar", "user.disabled", "agnes"), 1);
+    assert_eq!(did("umar", "user.enabled", "agnes"), 1);
+    assert_eq!(did("ada", "user.disabled", "gus"), 1);
+    assert_eq!(did("ursula", "user.disabled", "pia"), 1);
+    assert_eq!(did("umar", "user.token_created", "nina"), 1);
+    assert_eq!(did("umar", "user.token_revoked", "nina"), 1);
+    assert_eq!(did("carl", "user.token_revoked", "nina"), 1);
+    assert_eq!(did("carl", "user.disabled", "pia"), 1);
+    assert_eq!(did("carl", "user.enabled", "pia"), 1);
+    assert_eq!(
+        audit.iter().filter(|e| e.verb == "user.disabled").count(),
+        4,
+        "refused and no-op changes are not recorded"
+    );
+    let v = cli_json(&data, &["audit", "verify", "--json"]);
     assert_eq!(v["ok"], true);
 }

@@ -1,14 +1,14 @@
 //! The administration routes: the detection rules in force, checking a proposed `cspguard.toml`, backtesting the
-//! rules (`cspguard rules check|backtest`), and user management (`cspguard users list|add`).
+//! rules (`cspguard rules check|backtest`), and user management (`cspguard users list|add|disable|enable|token`).
 //!
 //! The rules editor never writes the settings file: `POST /api/v1/rules/check` only says whether a proposed text is
 //! valid. Applying it is the operator's who owns the file (edit `cspguard.toml`, `cspguard rules check`, restart
 //! `cspguard serve`), so a browser session can never change what the detectors do.
 
-use super::api::need;
+use super::api::{need, not_visible};
 use super::auth::{Permission, Principal, Role};
 use super::{ApiError, AppState};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -123,11 +123,13 @@ fn manages(p: &Principal, reseller: Option<&str>) -> bool {
     }
 }
 
-/// The users (a reseller-scoped manager sees its reseller's only). Never a password hash.
-#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, description = "{\"users\": [...]}")),
+/// The users (a reseller-scoped manager sees its reseller's only), each with its API tokens' IDs and names. Never a
+/// password hash or a token.
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, description = "{\"users\": [{username, role, reseller_mpn_id, disabled, created_at, tokens: [{id, name, created_at}]}]}")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_users(State(s): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Res {
     need(&p, Permission::ManageUsers)?;
+    let tokens = s.store.api_tokens(None).await?;
     let users: Vec<_> = s
         .store
         .users()
@@ -135,11 +137,138 @@ pub async fn list_users(State(s): State<Arc<AppState>>, Extension(p): Extension<
         .into_iter()
         .filter(|u| manages(&p, u.reseller_mpn_id.as_deref()))
         .map(|u| {
+            let own: Vec<_> = tokens
+                .iter()
+                .filter(|t| t.username == u.username)
+                .map(crate::users::token_json)
+                .collect();
             json!({"username": u.username, "role": u.role, "reseller_mpn_id": u.reseller_mpn_id,
-                   "disabled": u.disabled, "created_at": u.created_at})
+                   "disabled": u.disabled, "created_at": u.created_at, "tokens": own})
         })
         .collect();
     Ok(Json(json!({ "users": users })).into_response())
+}
+
+/// The user `name` if `p` may manage it: another reseller's user (or a partner-wide one, for a reseller-scoped
+/// manager) is a 404 like a missing one, since the list does not show it; a global admin is a 403 to anyone but a
+/// global admin.
+async fn managed_user(
+    s: &AppState,
+    p: &Principal,
+    name: &str,
+) -> Result<cspguard_store::UserRow, ApiError> {
+    let u = match s.store.user(name).await? {
+        Some(u) if manages(p, u.reseller_mpn_id.as_deref()) => u,
+        _ => return Err(not_visible(&format!("user {name:?}"))),
+    };
+    if Role::parse(&u.role) == Some(Role::GlobalAdmin) && p.role != Role::GlobalAdmin {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "only a global admin may change a global admin".into(),
+        ));
+    }
+    Ok(u)
+}
+
+/// A refusal of `crate::users` as the API answers it: 409 for what the caller can fix, else as any error.
+fn user_error(e: anyhow::Error) -> ApiError {
+    if e.downcast_ref::<crate::users::UserError>().is_some() {
+        ApiError(StatusCode::CONFLICT, format!("{e:#}"))
+    } else {
+        ApiError::from(e)
+    }
+}
+
+async fn set_disabled(s: &AppState, p: &Principal, name: &str, disabled: bool) -> Res {
+    need(p, Permission::ManageUsers)?;
+    managed_user(s, p, name).await?;
+    let changed = crate::users::set_disabled(&s.store, name, disabled, &p.username, Utc::now())
+        .await
+        .map_err(user_error)?;
+    Ok(Json(json!({"username": name, "disabled": disabled, "changed": changed})).into_response())
+}
+
+/// Disables a user (`cspguard users disable`): it can no longer sign in, its console sessions end at once and its
+/// API tokens are refused. Audited as `user.disabled` by the signed-in user. Nobody disables themself (409).
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", params(("name" = String, Path, description = "username")),
+    responses((status = 200, description = "{username, disabled, changed}"), (status = 403, description = "a global admin, and you are not one"),
+              (status = 404, description = "no such user (or not yours to manage)"), (status = 409, description = "that is you")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn disable_user(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Res {
+    set_disabled(&s, &p, &name, true).await
+}
+
+/// Enables a disabled user again (`cspguard users enable`): it may sign in, and its API tokens work again. Audited
+/// as `user.enabled` by the signed-in user.
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", params(("name" = String, Path, description = "username")),
+    responses((status = 200, description = "{username, disabled, changed}"), (status = 403, description = "a global admin, and you are not one"),
+              (status = 404, description = "no such user (or not yours to manage)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn enable_user(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Res {
+    set_disabled(&s, &p, &name, false).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// Which machine or job uses it [default: api].
+    pub name: Option<String>,
+}
+
+/// Creates an API token for a user (`cspguard users token`): the answer holds the token, shown this once (only its
+/// hash is kept). Audited as `user.token_created` by the signed-in user. A disabled user gets none (409).
+#[utoipa::path(post, path = "/api/v1/users/{name}/tokens", params(("name" = String, Path, description = "username")), request_body = NewToken,
+    responses((status = 201, description = "{username, id, name, token}"), (status = 403, description = "a global admin, and you are not one"),
+              (status = 404, description = "no such user (or not yours to manage)"), (status = 409, description = "the user is disabled, or a bad name")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn create_token(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Json(b): Json<NewToken>,
+) -> Res {
+    need(&p, Permission::ManageUsers)?;
+    managed_user(&s, &p, &name).await?;
+    let label = b.name.unwrap_or_else(|| "api".into());
+    let (token, id) = crate::users::create_token(&s.store, &name, &label, &p.username, Utc::now())
+        .await
+        .map_err(user_error)?;
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(json!({"username": name, "id": id, "name": label.trim(), "token": token})),
+    )
+        .into_response())
+}
+
+/// Revokes a user's API token by its ID (`cspguard users token revoke`): requests with it are refused from then on.
+/// Audited as `user.token_revoked` by the signed-in user.
+#[utoipa::path(delete, path = "/api/v1/users/{name}/tokens/{id}",
+    params(("name" = String, Path, description = "username"), ("id" = String, Path, description = "the token's ID (GET /api/v1/users lists them)")),
+    responses((status = 200, description = "{username, id, name, revoked: true}"), (status = 403, description = "a global admin, and you are not one"),
+              (status = 404, description = "no such user or token (or not yours to manage)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn revoke_token(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> Res {
+    need(&p, Permission::ManageUsers)?;
+    managed_user(&s, &p, &name).await?;
+    let t = crate::users::revoke_token(&s.store, &name, &id, &p.username, Utc::now())
+        .await
+        .map_err(user_error)?;
+    Ok(
+        Json(json!({"username": t.username, "id": t.id, "name": t.name, "revoked": true}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

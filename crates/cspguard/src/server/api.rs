@@ -311,16 +311,82 @@ pub async fn assign_case(
 ) -> Res {
     need(&p, Permission::WorkCases)?;
     visible_case(&s, &p, &id).await?;
-    let c = crate::cases::apply_edit(
-        &s.store,
-        &id,
-        &p.username,
-        Utc::now(),
-        "case.assigned",
-        json!({"assignee": b.assignee}),
-        |c| Ok(c.assign(&b.assignee, Utc::now())?),
-    )
-    .await?;
+    let assignee = b.assignee.trim();
+    if assignee.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "assignee is empty: name a user".into(),
+        ));
+    }
+    let c = crate::cases::assign(&s.store, &id, assignee, &p.username, Utc::now()).await?;
+    Ok(Json(case_json(&c)?).into_response())
+}
+
+/// The people a case can be assigned to (for the console's select): enabled users whose role may work cases and
+/// who can see the case (partner-wide, or of the case's customer's reseller). A reseller-scoped user is offered its
+/// own reseller's users only.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/assignees", params(("id" = String, Path)),
+    responses((status = 200, description = "{\"me\", \"assignees\": [{username, role, reseller_mpn_id}]}"),
+              (status = 404, description = "no such case (or not yours)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn case_assignees(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Res {
+    need(&p, Permission::WorkCases)?;
+    let case = visible_case(&s, &p, &id).await?;
+    let tenant = case.customer_tenant_id.to_ascii_lowercase();
+    let mut resellers_seeing: std::collections::HashMap<String, bool> = Default::default();
+    let mut out = Vec::new();
+    for u in s.store.users().await? {
+        let works = super::auth::Role::parse(&u.role).is_some_and(|r| r.may(Permission::WorkCases));
+        if u.disabled || !works {
+            continue;
+        }
+        let sees = match &u.reseller_mpn_id {
+            None => p.reseller.is_none(),
+            Some(r) => {
+                if p.reseller.as_ref().is_some_and(|mine| mine != r) {
+                    false
+                } else if let Some(v) = resellers_seeing.get(r) {
+                    *v
+                } else {
+                    let v = s
+                        .store
+                        .reseller_customers(r)
+                        .await?
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(&tenant));
+                    resellers_seeing.insert(r.clone(), v);
+                    v
+                }
+            }
+        };
+        if sees {
+            out.push(json!({"username": u.username, "role": u.role, "reseller_mpn_id": u.reseller_mpn_id}));
+        }
+    }
+    Ok(Json(json!({"me": p.username, "assignees": out})).into_response())
+}
+
+/// Ticks a checklist step (its `id`, as the case's `checklist` lists them), recorded as done by the signed-in user
+/// and audited as `case.checked` (`cspguard cases check`). A step ticked already keeps who ticked it first.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/checklist/{step}",
+    params(("id" = String, Path, description = "case ID"), ("step" = String, Path, description = "checklist step ID")),
+    responses((status = 200, description = "the case"), (status = 404, description = "no such case (or not yours), or no such step")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn tick_step(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path((id, step)): Path<(String, String)>,
+) -> Res {
+    need(&p, Permission::WorkCases)?;
+    let case = visible_case(&s, &p, &id).await?;
+    if !case.checklist.iter().any(|i| i.id == step) {
+        return Err(not_visible(&format!("step {step:?} in case {id}")));
+    }
+    let c = crate::cases::tick(&s.store, &id, &step, &p.username, Utc::now()).await?;
     Ok(Json(case_json(&c)?).into_response())
 }
 

@@ -11,11 +11,11 @@
 //! |-------------------|:-:|:-:|:-:|:-:|
 //! | read alerts       | ✓ |   | ✓ | ✓ |
 //! | read cases (and the rules in force) | ✓ |   | ✓ | ✓ |
-//! | work cases (and check or backtest rules) | ✓ |   | ✓ |   |
+//! | work cases (notes, assign, checklist, resolve; check or backtest rules) | ✓ |   | ✓ |   |
 //! | approve actions   | ✓ |   | ✓ |   |
 //! | read customers    | ✓ |   | ✓ | ✓ |
 //! | billing (receivables, credit, exception requests, liability report) | ✓ | | | ✓ |
-//! | manage users      | ✓ | ✓ |   |   |
+//! | manage users (add, disable, API tokens; a global admin only by a global admin) | ✓ | ✓ |   |   |
 //! | read audit log    | ✓ | ✓ |   |   |
 //! | ingest events     | ✓ |   | ✓ | ✓ | (partner-wide users only)
 

@@ -7,7 +7,7 @@ use super::api::{need, not_visible};
 use super::auth::{Permission, Principal};
 use super::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{NaiveDate, Utc};
@@ -170,4 +170,150 @@ pub async fn liability(
     let r =
         crate::report::liability_for(&s.store, &s.settings, day, REPORT_TOP, |t| p.sees(t)).await?;
     to_json(&r)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct OpenBody {
+    /// The case ID (CS-...).
+    pub case: String,
+}
+
+/// Opens the draft exception request for a case (`cspguard exception open`), audited as `exception.opened` by the
+/// signed-in user: 201 with the new draft, 200 with the case's existing draft, 409 when the customer tenant already
+/// used its one request (for another case, or this case's request is past draft).
+#[utoipa::path(post, path = "/api/v1/exceptions", request_body = OpenBody,
+    responses((status = 201, description = "{request}: the new draft"), (status = 200, description = "{request}: the case's draft already open"),
+              (status = 404, description = "no such case (or not yours)"), (status = 409, description = "the tenant used its one request")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn open_exception(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(b): Json<OpenBody>,
+) -> Res {
+    need(&p, Permission::Billing)?;
+    let id = b.case.trim();
+    let c = match s.store.case(id).await? {
+        Some(r) if p.sees(&r.customer_tenant_id) => crate::cases::parse_case(&r)?,
+        _ => return Err(not_visible(&format!("case {id:?}"))),
+    };
+    let before = s
+        .store
+        .exception_request_for_tenant(&c.customer_tenant_id)
+        .await?
+        .is_some();
+    let r = crate::exception::open_request(&s.store, &c, &p.username, Utc::now()).await?;
+    let status = if before {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!({ "request": r }))).into_response())
+}
+
+/// A request by ID or tenant, if the user sees its customer (else the same 404 as a missing one).
+async fn visible_request(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<cspguard_exception::ExceptionRequest, ApiError> {
+    match crate::exception::find_request(&s.store, id).await {
+        Ok((r, _)) if p.sees(&r.customer_tenant_id) => Ok(r),
+        _ => Err(not_visible(&format!("exception request {id:?}"))),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LineBody {
+    /// false takes the line out of the claim, true puts it in.
+    pub included: bool,
+    /// Why: goes into the claim and the audit log.
+    pub reason: String,
+}
+
+/// Excludes a line from a draft request's claim, or includes it (`cspguard exception exclude|include`), with the
+/// reason, audited as `exception.line_excluded|line_included` by the signed-in user. `line` is the line's ID (as
+/// `GET /api/v1/exceptions/check/{case}` lists them) or a unique prefix of 6 or more characters.
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/lines/{line}",
+    params(("id" = String, Path, description = "request ID (EX-...) or customer tenant ID"), ("line" = String, Path, description = "line ID")),
+    request_body = LineBody,
+    responses((status = 200, description = "{request, line}"), (status = 404, description = "no such request (or not yours), or no such line in the claim window"),
+              (status = 409, description = "the request is no longer a draft, or no reason was given")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn set_line(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path((id, line)): Path<(String, String)>,
+    Json(b): Json<LineBody>,
+) -> Res {
+    need(&p, Permission::Billing)?;
+    let r = visible_request(&s, &p, &id).await?;
+    let (r, l) = crate::exception::set_line_decision(
+        &s.store,
+        &r.id,
+        &line,
+        b.included,
+        &b.reason,
+        &p.username,
+        Utc::now(),
+    )
+    .await
+    .map_err(
+        |e| match e.downcast_ref::<cspguard_exception::ClaimError>() {
+            Some(cspguard_exception::ClaimError::UnknownLine(_)) => {
+                ApiError(StatusCode::NOT_FOUND, format!("{e:#}"))
+            }
+            _ => ApiError::from(e),
+        },
+    )?;
+    Ok(Json(
+        json!({"request": r, "line": {"id": l.line.id, "usage_date": l.line.usage_date,
+        "cost": l.line.cost, "included": b.included}}),
+    )
+    .into_response())
+}
+
+/// One file of a request's package, as `cspguard exception package` writes it: `md` and `pdf` (the document for
+/// Microsoft), `csv` (the claimed charges), `json` (the timeline and evidence). Sent as an attachment and audited
+/// as `exception.packaged` by the signed-in user. The request must exist (`POST /api/v1/exceptions` opens it).
+#[utoipa::path(get, path = "/api/v1/exceptions/{id}/package/{format}",
+    params(("id" = String, Path, description = "request ID (EX-...) or customer tenant ID"), ("format" = String, Path, description = "md, pdf, csv or json"), AsOfQuery),
+    responses((status = 200, description = "the file (Content-Disposition: attachment)"), (status = 400, description = "not a package format"),
+              (status = 404, description = "no such request (or not yours)")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn package(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path((id, format)): Path<(String, String)>,
+    Query(q): Query<AsOfQuery>,
+) -> Res {
+    need(&p, Permission::Billing)?;
+    let day = as_of(&q)?;
+    let f = crate::exception::PackageFormat::parse(&format).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{format:?} is not a package format: md, pdf, csv or json"),
+        )
+    })?;
+    let r = visible_request(&s, &p, &id).await?;
+    let case = crate::cases::find_case(&s.store, &r.case_id).await?;
+    let (_, body) = crate::exception::make_package(
+        &s.store,
+        &r,
+        &case,
+        day,
+        &p.username,
+        Utc::now(),
+        json!({"format": f.as_str(), "via": "api"}),
+        |_, files| Ok(files.get(f).to_vec()),
+    )
+    .await?;
+    let disposition = format!("attachment; filename=\"{}\"", f.file_name(&r.id));
+    Ok((
+        [
+            (header::CONTENT_TYPE, f.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }

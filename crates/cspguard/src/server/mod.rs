@@ -147,6 +147,8 @@ impl From<cspguard_store::StoreError> for ApiError {
         api::get_case,
         api::note_case,
         api::assign_case,
+        api::case_assignees,
+        api::tick_step,
         api::resolve_case,
         api::list_actions,
         api::approve_action,
@@ -160,13 +162,20 @@ impl From<cspguard_store::StoreError> for ApiError {
         billing::exceptions,
         billing::check,
         billing::set_status,
+        billing::open_exception,
+        billing::set_line,
+        billing::package,
         billing::liability,
         admin::rules,
         admin::check_rules,
         admin::backtest,
         admin::list_users,
         admin::add_user,
-        webhooks::partner_center
+        webhooks::partner_center,
+        admin::disable_user,
+        admin::enable_user,
+        admin::create_token,
+        admin::revoke_token
     ),
     modifiers(&SecurityAddon)
 )]
@@ -280,6 +289,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/cases/{id}", get(api::get_case))
         .route("/api/v1/cases/{id}/notes", post(api::note_case))
         .route("/api/v1/cases/{id}/assign", post(api::assign_case))
+        .route("/api/v1/cases/{id}/assignees", get(api::case_assignees))
+        .route("/api/v1/cases/{id}/checklist/{step}", post(api::tick_step))
         .route("/api/v1/cases/{id}/resolve", post(api::resolve_case))
         .route("/api/v1/actions", get(api::list_actions))
         .route("/api/v1/actions/{key}/approve", post(api::approve_action))
@@ -289,9 +300,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/audit/verify", get(api::verify_audit))
         .route("/api/v1/receivables", get(billing::receivables))
         .route("/api/v1/credit", get(billing::credit))
-        .route("/api/v1/exceptions", get(billing::exceptions))
+        .route(
+            "/api/v1/exceptions",
+            get(billing::exceptions).post(billing::open_exception),
+        )
         .route("/api/v1/exceptions/check/{case}", get(billing::check))
         .route("/api/v1/exceptions/{id}/status", post(billing::set_status))
+        .route(
+            "/api/v1/exceptions/{id}/lines/{line}",
+            post(billing::set_line),
+        )
+        .route(
+            "/api/v1/exceptions/{id}/package/{format}",
+            get(billing::package),
+        )
         .route("/api/v1/report/liability", get(billing::liability))
         .route("/api/v1/rules", get(admin::rules))
         .route(
@@ -304,6 +326,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/users",
             get(admin::list_users).post(admin::add_user),
+        )
+        .route("/api/v1/users/{name}/disable", post(admin::disable_user))
+        .route("/api/v1/users/{name}/enable", post(admin::enable_user))
+        .route("/api/v1/users/{name}/tokens", post(admin::create_token))
+        .route(
+            "/api/v1/users/{name}/tokens/{id}",
+            axum::routing::delete(admin::revoke_token),
         )
         .route(
             "/api/v1/events/{kind}",

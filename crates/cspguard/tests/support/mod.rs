@@ -109,6 +109,7 @@ pub async fn call(
     let c = reqwest::Client::new();
     let mut r = match method {
         "GET" => c.get(url),
+        "DELETE" => c.delete(url),
         _ => c.post(url),
     };
     if let Some(t) = token {

@@ -13,9 +13,13 @@ export async function casePage(me, id) {
   const path = `/cases/${encodeURIComponent(id)}`;
   async function render(flash) {
     const c = await get(path);
-    const { alerts } = me.may('read_alerts') ? await get(`/alerts?customer=${encodeURIComponent(c.customer_tenant_id)}`) : { alerts: [] };
-    const mine = alerts.filter((a) => c.alert_ids.includes(a.id));
     const open = c.status !== 'resolved';
+    const works = me.may('work_cases');
+    const [{ alerts }, people] = await Promise.all([
+      me.may('read_alerts') ? get(`/alerts?customer=${encodeURIComponent(c.customer_tenant_id)}`) : { alerts: [] },
+      works && open ? get(`${path}/assignees`) : null,
+    ]);
+    const mine = alerts.filter((a) => c.alert_ids.includes(a.id));
     const act = async (fn) => {
       try {
         await fn();
@@ -35,8 +39,9 @@ export async function casePage(me, id) {
         h('dt', {}, 'Money at risk'), h('dd', {}, money(c.money_at_risk)),
         h('dt', {}, 'Respond SLA'), h('dd', {}, clock(c.sla.respond), ` (due ${when(c.sla.respond.due)})`),
         h('dt', {}, 'Mitigate SLA'), h('dd', {}, clock(c.sla.mitigate), ` (due ${when(c.sla.mitigate.due)})`),
-        h('dt', {}, 'Assignee'), h('dd', {}, c.assignee || '—'),
+        h('dt', {}, 'Assignee'), h('dd', { id: 'case-assignee' }, c.assignee || '—'),
         h('dt', {}, 'First evidence'), h('dd', {}, when(c.first_evidence_at))),
+      people ? assignForm(me, c, people.assignees, (assignee) => act(() => post(`${path}/assign`, { assignee }))) : null,
       h('h2', {}, 'Actions'),
       table(['Action', 'State', 'Approvals ', 'Reason', ''],
         (c.actions || []).map((a) => [
@@ -59,8 +64,14 @@ export async function casePage(me, id) {
       h('div', { class: 'grid2' },
         h('div', {},
           h('h2', {}, 'Checklist'),
-          h('ul', { class: 'plain', id: 'checklist' }, c.checklist.map((i) =>
-            h('li', {}, i.done_at ? '☑ ' : '☐ ', i.text, i.done_by ? h('span', { class: 'muted small' }, ` — ${i.done_by}, ${when(i.done_at)}`) : null))),
+          h('ul', { class: 'plain', id: 'checklist' }, c.checklist.map((i) => h('li', {},
+            h('label', { class: 'step' },
+              h('input', { type: 'checkbox', class: 'tick', 'data-step': i.id, checked: Boolean(i.done_at),
+                disabled: Boolean(i.done_at) || !works,
+                title: i.done_at ? undefined : works ? 'Tick: done by you, now' : 'Your role cannot tick steps',
+                onchange: () => act(() => post(`${path}/checklist/${encodeURIComponent(i.id)}`)) }),
+              h('span', {}, i.text)),
+            i.done_by ? h('span', { class: 'muted small done-by' }, ` — ${i.done_by}, ${when(i.done_at)}`) : null))),
           h('h2', {}, 'Notes'),
           h('ul', { class: 'plain', id: 'notes' }, c.notes.length ? c.notes.map((n) =>
             h('li', {}, h('span', { class: 'muted small' }, `${n.by}, ${when(n.at)}: `), n.text)) : h('li', { class: 'muted' }, 'No notes.')),
@@ -73,6 +84,19 @@ export async function casePage(me, id) {
   }
   await render();
   return root;
+}
+
+/** Assign to me or to a user who may work this case (the server lists them); the current assignee is preselected. */
+function assignForm(me, c, people, submit) {
+  const names = new Set(people.map((u) => u.username));
+  const select = h('select', { id: 'assignee-select', 'aria-label': 'Assignee' },
+    h('option', { value: me.username }, `me (${me.username})`),
+    people.filter((u) => u.username !== me.username).map((u) =>
+      h('option', { value: u.username }, `${u.username} · ${u.role.replaceAll('_', ' ')}${u.reseller_mpn_id ? ` · reseller ${u.reseller_mpn_id}` : ''}`)),
+    c.assignee && !names.has(c.assignee) && c.assignee !== me.username ? h('option', { value: c.assignee }, c.assignee) : null);
+  if (c.assignee) select.value = c.assignee;
+  return h('form', { class: 'inline', id: 'assign-form', onsubmit: (ev) => { ev.preventDefault(); submit(select.value); } },
+    h('label', { for: 'assignee-select', class: 'inline-label' }, 'Assign to'), select, h('button', { type: 'submit', id: 'assign' }, 'Assign'));
 }
 
 function noteForm(submit) {

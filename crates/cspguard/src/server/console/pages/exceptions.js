@@ -1,5 +1,5 @@
 import { get, post, ApiError } from '/console/api.js';
-import { h, mount, money, when, table, wide, customerLink } from '/console/dom.js';
+import { h, mount, money, when, table, wide, customerLink, brief } from '/console/dom.js';
 
 function checkLink(target, label) {
   return h('a', { href: `#/exceptions/${encodeURIComponent(target)}`, class: 'check-link' }, label || target);
@@ -35,12 +35,24 @@ function deadlineText(d) {
   return h('span', { class: cls, id: 'deadline' }, `${d.deadline} · ${left}`);
 }
 
-/** One case's claim: each eligibility rule pass/fail, the deadline and days left, totals, and the request's status. */
+/** One case's claim: each eligibility rule pass/fail, the deadline and days left, totals, the request's status; with
+ * Billing, opening the request, taking lines out of the claim or back in, and downloading its package. */
 export async function exceptionCheck(me, target) {
   const root = h('section', { id: 'exception-check' });
   async function render(message) {
     const x = await get(`/exceptions/check/${encodeURIComponent(target)}`);
     const r = x.request && x.request.case_id === x.case_id ? x.request : null;
+    const other = x.request && !r ? x.request : null;
+    const billing = me.may('billing');
+    const act = async (fn, done) => {
+      try {
+        const v = await fn();
+        await render({ text: done(v) });
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        await render({ error: true, text: e.message });
+      }
+    };
     mount(root,
       h('h1', {}, `Exception request · ${x.case_id}`),
       h('dl', { class: 'kv' },
@@ -49,25 +61,61 @@ export async function exceptionCheck(me, target) {
         h('dt', {}, 'Filing deadline'), h('dd', {}, deadlineText(x.deadline)),
         h('dt', {}, 'First fraudulent usage'), h('dd', {}, x.first_fraudulent_usage || '—'),
         h('dt', {}, 'Claim window'), h('dd', {}, x.claim_window ? `${x.claim_window[0]} – ${x.claim_window[1]}` : '—'),
-        h('dt', {}, 'Claim'), h('dd', {}, `${money(x.totals.total)} over ${x.totals.lines} line(s)`),
-        h('dt', {}, 'Request'), h('dd', { id: 'request-status' }, r ? `${r.id} · ${r.status}${r.ticket ? ` · ticket ${r.ticket}` : ''}${r.credited ? ` · credited ${money(r.credited)}` : ''}` : 'none yet (`cspguard exception open CASE` opens the draft)')),
+        h('dt', {}, 'Claim'), h('dd', { id: 'claim-total' }, `${money(x.totals.total)} over ${x.totals.lines} line(s)`),
+        h('dt', {}, 'Request'), h('dd', { id: 'request-status' }, r ? `${r.id} · ${r.status}${r.ticket ? ` · ticket ${r.ticket}` : ''}${r.credited ? ` · credited ${money(r.credited)}` : ''}`
+          : other ? `none for this case: the customer used its one request (${other.id}, case ${other.case_id}, ${other.status})` : 'none yet')),
+      message ? h('p', { class: message.error ? 'error' : 'ok', id: 'status-message' }, message.text) : null,
+      !r && !other && billing ? h('p', {}, h('button', { id: 'open-request', onclick: () => act(
+        () => post('/exceptions', { case: x.case_id }), (v) => `Opened ${v.request.id} (draft).`) }, 'Open the request'),
+      h('span', { class: 'muted small' }, ' Microsoft grants one request per customer tenant, ever.')) : null,
+      r && billing ? downloads(r) : null,
       h('h2', {}, 'Eligibility rules'),
       table(['Rule', 'Result', 'Why'],
         x.rules.map((q) => [q.rule, h('span', { class: q.pass ? 'pass' : 'fail' }, q.pass ? 'pass' : 'fail'), q.reason]),
         (i) => (x.rules[i].pass ? undefined : 'breached')),
-      message ? h('p', { class: message.error ? 'error' : 'ok', id: 'status-message' }, message.text) : null,
-      r && me.may('billing') ? statusForm(r, async (body) => {
-        try {
-          const v = await post(`/exceptions/${encodeURIComponent(r.id)}/status`, body);
-          await render({ text: `Recorded: ${v.request.status}${v.warning ? ` (warning: ${v.warning})` : ''}` });
-        } catch (e) {
-          if (!(e instanceof ApiError)) throw e;
-          await render({ error: true, text: e.message });
-        }
-      }) : null);
+      r && billing ? statusForm(r, (body) => act(() => post(`/exceptions/${encodeURIComponent(r.id)}/status`, body),
+        (v) => `Recorded: ${v.request.status}${v.warning ? ` (warning: ${v.warning})` : ''}`)) : null,
+      claimLines(x, r && billing && r.status === 'draft' ? (line, included, reason) => act(
+        () => post(`/exceptions/${encodeURIComponent(r.id)}/lines/${encodeURIComponent(line)}`, { included, reason }),
+        (v) => `Line ${v.line.id} ${included ? 'included' : 'excluded'}.`) : null));
   }
   await render();
   return root;
+}
+
+/** Links to the package's files (the server builds each on request and audits it). */
+function downloads(r) {
+  const base = `/api/v1/exceptions/${encodeURIComponent(r.id)}/package`;
+  const link = (f, label) => h('a', { href: `${base}/${f}`, download: '', id: `download-${f}`, class: 'download' }, label);
+  return h('div', { id: 'package' }, h('h2', {}, 'Package for Microsoft'),
+    h('p', {}, link('pdf', 'PDF document'), ' · ', link('csv', 'Charges (CSV)'), ' · ', link('md', 'Markdown'), ' · ',
+      link('json', 'Evidence (JSON)')));
+}
+
+/** The lines of days 1-30, in or out of the claim and why; on a draft, each can be taken out or put back in with a reason. */
+function claimLines(x, decide) {
+  const lines = x.lines || [];
+  if (!lines.length) return h('div', {}, h('h2', {}, 'Claim lines'), h('p', { class: 'muted' }, 'No usage line in the claim window.'));
+  const reason = h('input', { id: 'line-reason', placeholder: 'Reason (goes into the claim and the audit log)', size: 50 });
+  const err = h('span', { class: 'error', id: 'line-error' });
+  const toggle = (l) => h('button', { class: `secondary line-toggle ${l.included ? 'exclude' : 'include'}`, 'data-line': l.id,
+    onclick: () => {
+      if (!reason.value.trim()) {
+        err.textContent = ' Give a reason first.';
+        reason.focus();
+        return;
+      }
+      decide(l.id, !l.included, reason.value.trim());
+    } }, l.included ? 'Exclude' : 'Include');
+  return h('div', { id: 'claim-lines' },
+    h('h2', {}, `Claim lines (${lines.filter((l) => l.included).length} of ${lines.length} in)`),
+    decide ? h('p', {}, reason, err) : null,
+    h('div', { class: 'scroll tall' }, table(['Line', 'Day ', 'Date', 'Meter', 'Region', 'Cost ', 'In', 'Why', ''],
+      lines.map((l) => [h('span', { class: 'mono' }, l.id), l.day, h('span', { class: 'nowrap' }, l.usage_date),
+        `${l.meter_category} / ${l.meter_name}`, l.region, h('span', { class: 'nowrap' }, money(l.cost)),
+        h('span', { class: l.included ? 'pass line-state' : 'fail line-state', 'data-line': l.id }, l.included ? 'in' : 'out'),
+        brief(`${l.reason}${l.overridden_by ? ` (by ${l.overridden_by})` : ''}`, 110), decide ? toggle(l) : '']),
+      (i) => (lines[i].included ? undefined : 'excluded'))));
 }
 
 function statusForm(r, submit) {
