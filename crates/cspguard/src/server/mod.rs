@@ -42,6 +42,8 @@ pub struct AppState {
     pub ingest: ingest::Ingest,
     /// Partner Center's webhook signing certificates, by URL.
     pub webhook_certs: webhooks::signature::CertCache,
+    /// Refused webhooks audited this minute ([`webhooks::AUDITED_REFUSALS_PER_MINUTE`]).
+    pub webhook_refusals: webhooks::RefusalBudget,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             settings,
             metrics,
             webhook_certs,
+            webhook_refusals: webhooks::RefusalBudget::default(),
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(INGEST_SLOTS)),
             ingest: ingest::Ingest::start(me.clone(), INGEST_SLOTS),
         }))

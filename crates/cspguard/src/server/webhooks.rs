@@ -92,21 +92,51 @@ pub fn resource(uri: &str) -> Resource {
     }
 }
 
-/// Answers 401 and audits the refusal (the reason only: never the signature, the token or the body).
+/// How many refused webhooks are audited per minute at most: the route is open to anyone, and a flood of forged calls
+/// must not grow the audit log without bound. Past the budget, refusals are still logged and answered 401; the next
+/// audited refusal says how many were left out.
+pub const AUDITED_REFUSALS_PER_MINUTE: u32 = 60;
+
+/// The per-minute budget of audited refusals.
+#[derive(Default)]
+pub struct RefusalBudget(std::sync::Mutex<(i64, u32, u64)>);
+
+impl RefusalBudget {
+    /// Whether this refusal is audited, and how many were left out before it.
+    fn take(&self, now: chrono::DateTime<Utc>) -> Option<u64> {
+        let minute = now.timestamp() / 60;
+        let mut g = self.0.lock().ok()?;
+        let (m, used, skipped) = &mut *g;
+        if *m != minute {
+            (*m, *used) = (minute, 0);
+        }
+        if *used >= AUDITED_REFUSALS_PER_MINUTE {
+            *skipped += 1;
+            return None;
+        }
+        *used += 1;
+        Some(std::mem::take(skipped))
+    }
+}
+
+/// Answers 401 and audits the refusal (the reason only: never the signature, the token or the body), within
+/// [`AUDITED_REFUSALS_PER_MINUTE`].
 async fn refuse(
     s: &AppState,
     now: chrono::DateTime<Utc>,
     reason: String,
 ) -> Result<Response, ApiError> {
     tracing::warn!("Partner Center webhook refused: {reason}");
-    s.store
-        .append_audit(&[AuditEntry::new(
-            now,
-            "partner-center-webhook",
-            "webhook.refused",
-            json!({"reason": reason}),
-        )])
-        .await?;
+    if let Some(left_out) = s.webhook_refusals.take(now) {
+        s.store
+            .append_audit(&[AuditEntry::new(
+                now,
+                "partner-center-webhook",
+                "webhook.refused",
+                json!({"reason": reason, "refusals_not_audited_before": left_out}),
+            )])
+            .await?;
+    }
     Err(ApiError(
         StatusCode::UNAUTHORIZED,
         format!("webhook refused: {reason}"),
@@ -285,5 +315,25 @@ mod tests {
         );
         assert_eq!(resource("/v1/invoices/G1"), Resource::Other);
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn refusals_past_the_budget_are_not_audited_and_the_next_minute_says_how_many() {
+        let b = RefusalBudget::default();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for _ in 0..AUDITED_REFUSALS_PER_MINUTE {
+            assert_eq!(b.take(t), Some(0));
+        }
+        assert_eq!(b.take(t), None);
+        assert_eq!(b.take(t + chrono::Duration::seconds(50)), None);
+        assert_eq!(b.take(t + chrono::Duration::seconds(60)), Some(2));
+        assert_eq!(b.take(t + chrono::Duration::seconds(61)), Some(0));
     }
 }
