@@ -6,7 +6,9 @@
 //! [`GROUP_EVENTS`] events) and appends them in one transaction, then evaluates the new events in the in-memory
 //! detection engine ([`crate::detect::Live`]) without reading them back, saves the alerts that changed, and only then
 //! answers each request. So an accepted event is durable, and an alert it raises is readable, by the time the client
-//! has its 202. Case intake (slower: it reads and writes cases) runs after, on its own task, for the customers whose
+//! has its 202. Documents of a few events (a fraud alert, a webhook's resource) are committed ahead of the big batches
+//! waiting with them, in their own short transaction, so an urgent signal waits for at most the transaction in
+//! progress. Case intake (slower: it reads and writes cases) runs after, on its own task, for the customers whose
 //! alerts changed.
 //!
 //! Bounded everywhere: at most [`super::INGEST_SLOTS`] requests hold a slot (others get 503 with Retry-After), and the
@@ -27,6 +29,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Events committed in one transaction at most (a group ends at the first document that passes it).
 pub const GROUP_EVENTS: usize = 20_000;
+
+/// Documents of at most this many events are committed ahead of the larger ones waiting with them.
+pub const SMALL_DOCUMENT: usize = 64;
 
 /// One parsed document on its way to the log.
 pub struct Document {
@@ -122,24 +127,43 @@ async fn writer(
         let Some(state) = state.upgrade() else {
             break;
         };
-        match commit(&state.store, &jobs).await {
-            Err(e) => {
-                tracing::error!("ingest: committing {} documents failed: {e:#}", jobs.len());
-                let msg = format!("{e:#}");
-                for j in jobs {
-                    let _ = j.reply.send(Err(msg.clone()));
-                }
+        // Small documents (a fraud alert, a webhook's resource) go first, in their own short transaction: they do
+        // not wait behind the big batches that arrived with them.
+        let (small, big): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| j.doc.events.len() <= SMALL_DOCUMENT);
+        for group in [small, big] {
+            if !group.is_empty() {
+                commit_and_answer(&state, &mut live, group, &intake).await;
             }
-            Ok((outcomes, first_seq)) => {
-                if let Err(e) =
-                    detect(&state, &mut live, &jobs, &outcomes, first_seq, &intake).await
-                {
-                    tracing::error!("ingest: detection after the commit failed (it catches up from the log): {e:#}");
-                    live = None;
-                }
-                for (j, o) in jobs.into_iter().zip(outcomes) {
-                    let _ = j.reply.send(Ok(o));
-                }
+        }
+    }
+}
+
+/// Commits one group, evaluates it, and answers its requests.
+async fn commit_and_answer(
+    state: &AppState,
+    live: &mut Option<Live>,
+    jobs: Vec<Job>,
+    intake: &Intake,
+) {
+    match commit(&state.store, &jobs).await {
+        Err(e) => {
+            tracing::error!("ingest: committing {} documents failed: {e:#}", jobs.len());
+            let msg = format!("{e:#}");
+            for j in jobs {
+                let _ = j.reply.send(Err(msg.clone()));
+            }
+        }
+        Ok((outcomes, first_seq)) => {
+            if let Err(e) = detect(state, live, &jobs, &outcomes, first_seq, intake).await {
+                tracing::error!(
+                    "ingest: detection after the commit failed (it catches up from the log): {e:#}"
+                );
+                *live = None;
+            }
+            for (j, o) in jobs.into_iter().zip(outcomes) {
+                let _ = j.reply.send(Ok(o));
             }
         }
     }
