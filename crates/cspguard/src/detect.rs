@@ -332,6 +332,7 @@ impl Live {
 
     /// Writes the checkpoint (with `rows`, in one transaction).
     pub async fn checkpoint(&mut self, store: &Store, rows: &[AlertRow]) -> anyhow::Result<()> {
+        let started = WallClock::now();
         let cp = Checkpoint {
             last_seq: self.last_seq,
             watermark: self.engine.watermark(),
@@ -343,6 +344,12 @@ impl Live {
             .context("saving the detection checkpoint and alerts")?;
         self.saved_seq = self.last_seq;
         self.last_checkpoint = WallClock::now();
+        tracing::debug!(
+            "detection checkpoint at position {} ({} bytes of state) took {:?}",
+            self.last_seq,
+            cp.state.len(),
+            started.elapsed()
+        );
         Ok(())
     }
 }

@@ -147,6 +147,7 @@ async fn commit_and_answer(
     jobs: Vec<Job>,
     intake: &Intake,
 ) {
+    let started = std::time::Instant::now();
     match commit(&state.store, &jobs).await {
         Err(e) => {
             tracing::error!("ingest: committing {} documents failed: {e:#}", jobs.len());
@@ -156,12 +157,19 @@ async fn commit_and_answer(
             }
         }
         Ok((outcomes, first_seq)) => {
+            let committed = started.elapsed();
             if let Err(e) = detect(state, live, &jobs, &outcomes, first_seq, intake).await {
                 tracing::error!(
                     "ingest: detection after the commit failed (it catches up from the log): {e:#}"
                 );
                 *live = None;
             }
+            tracing::debug!(
+                "ingest: {} documents, {} new events: committed in {committed:?}, evaluated by {:?}",
+                jobs.len(),
+                outcomes.iter().map(|o| o.inserted).sum::<u64>(),
+                started.elapsed()
+            );
             for (j, o) in jobs.into_iter().zip(outcomes) {
                 let _ = j.reply.send(Ok(o));
             }
