@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use cspguard_domain::{Currency, Envelope, Event, Money};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Cost of one Azure subscription on one day for one meter category in one region.

@@ -171,6 +171,15 @@ impl PreparedBatch {
     pub fn builder() -> PreparedBatchBuilder {
         PreparedBatchBuilder::default()
     }
+    /// [`PreparedBatch::builder`] with room for about `events` events of which the usage lines take `record_bytes`
+    /// (~200 bytes a line), so the buffers do not grow (and copy, and touch fresh memory) as the batch fills.
+    pub fn builder_with_capacity(events: usize, record_bytes: usize) -> PreparedBatchBuilder {
+        PreparedBatchBuilder {
+            items: Vec::with_capacity(events),
+            records: Vec::with_capacity(record_bytes),
+            enc: segment::UsageEncoder::default(),
+        }
+    }
     pub fn len(&self) -> usize {
         self.items.len()
     }

@@ -409,7 +409,13 @@ async fn import_file(
                 &opts,
                 threads,
                 USAGE_CHUNK_BYTES,
-                &|| Encode(PreparedBatch::builder()),
+                // A usage line is ~750 bytes of CSV and ~200 of record.
+                &|| {
+                    Encode(PreparedBatch::builder_with_capacity(
+                        USAGE_CHUNK_BYTES / 512,
+                        USAGE_CHUNK_BYTES / 3,
+                    ))
+                },
                 &mut sink,
             )
         } else {
