@@ -2,7 +2,8 @@
 //! columns ignored, names matched case-insensitively, BOM and CRLF accepted. Streams row by row.
 //!
 //! Idempotency: a row's key is the hash of every documented column except `InvoiceNumber` and `ResellerMPNID`, in the
-//! documented order, whatever the file's order. Those two are left out because they are what differs between the
+//! documented order, whatever the file's order; which hash is the store's choice (`ImportOptions::usage_keys`, see
+//! [`UsageKeyVersion`]: BLAKE3 in stores that held usage before version 2, XXH3-128 in all others). Those two are left out because they are what differs between the
 //! unbilled file and the billed file of the same usage: the billed delivery of a day already imported unbilled is a
 //! duplicate, not a second charge. Decision: two rows identical in every other column are one charge (Microsoft's
 //! re-deliveries repeat rows exactly; genuinely separate charges differ at least in quantity or resource).
@@ -12,7 +13,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use cspguard_domain::{
     parse_decimal, AzureSubscriptionId, BillingSubscriptionId, Currency, Envelope, Event,
     EventKind, IdempotencyKey, Money, PartnerId, ResellerMpnId, ResourceId, SourceRef, TenantId,
-    UsageLine,
+    UsageKeyVersion, UsageLine,
 };
 use std::io::BufRead;
 
@@ -284,7 +285,11 @@ impl Cols {
     }
 }
 
-fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowError> {
+fn convert(
+    row: &Row<'_>,
+    k: &Cols,
+    keys: UsageKeyVersion,
+) -> Result<(UsageLine, IdempotencyKey), RowError> {
     let id_err = |c: usize, e: cspguard_domain::IdError| row.err(c, e.to_string());
     let customer = TenantId::parse(row.required(k.customer)?).map_err(|e| id_err(k.customer, e))?;
     let billing_subscription = BillingSubscriptionId::parse(row.required(k.subscription)?)
@@ -348,7 +353,7 @@ fn convert(row: &Row<'_>, k: &Cols) -> Result<(UsageLine, IdempotencyKey), RowEr
         parts[n] = row.raw(c).trim_ascii();
         n += 1;
     }
-    let key = IdempotencyKey::derive(EventKind::Usage, &parts[..n]);
+    let key = keys.derive(EventKind::Usage, &parts[..n]);
     Ok((line, key))
 }
 
@@ -472,7 +477,7 @@ fn parse_records<R: std::io::Read>(
             layout,
             utf8: std::str::from_utf8(rec.as_slice()).ok(),
         };
-        match convert(&row, &cols) {
+        match convert(&row, &cols, opts.usage_keys) {
             Ok((usage, key)) => {
                 let event_time = usage_event_time(usage.usage_date);
                 sink.accept(Envelope {
@@ -966,6 +971,48 @@ mod tests {
         assert_eq!(c.rejects[1].line, 6);
         assert!(c.rejects[1].reason.contains("7 fields"));
         assert!(String::from_utf8_lossy(&c.rejects[0].raw).contains("twelve"));
+    }
+
+    #[test]
+    fn bytes_that_are_utf8_only_across_two_fields_are_rejected() {
+        // "é" is C3 A9: cut by a comma, neither field is UTF-8, though the record's fields one after the other are.
+        let text = example("usage_small.csv");
+        let mut lines: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let name = header.iter().position(|c| *c == "CustomerName").unwrap();
+        let mut f: Vec<Vec<u8>> = lines[2].split(|&b| b == b',').map(<[u8]>::to_vec).collect();
+        f[name].push(0xC3);
+        f[name + 1].insert(0, 0xA9);
+        lines[2] = f.join(&b","[..]);
+        let input = lines.join(&b"\n"[..]);
+        let mut c = crate::testing::Collect::default();
+        parse(&input[..], &crate::testing::opts(None), &mut c).unwrap();
+        assert_eq!(c.events.len(), 11);
+        assert_eq!(c.rejects.len(), 1);
+        assert_eq!(c.rejects[0].line, 3);
+        assert_eq!(c.rejects[0].field.as_deref(), Some("CustomerName"));
+        assert!(c.rejects[0].reason.contains("UTF-8"), "{}", c.rejects[0].reason);
+    }
+
+    #[test]
+    fn key_versions_give_the_same_lines_and_separate_keys() {
+        let text = example("usage_small.csv");
+        let mut keys = Vec::new();
+        for v in [UsageKeyVersion::V1, UsageKeyVersion::V2] {
+            let mut c = crate::testing::Collect::default();
+            let opts = ImportOptions {
+                usage_keys: v,
+                ..crate::testing::opts(None)
+            };
+            parse(text.as_bytes(), &opts, &mut c).unwrap();
+            keys.push(c.events.iter().map(|e| e.key).collect::<Vec<_>>());
+        }
+        assert!(keys[0].iter().zip(&keys[1]).all(|(a, b)| a != b));
+        // Distinct lines keep distinct keys in both versions.
+        for k in &keys {
+            let set: std::collections::HashSet<_> = k.iter().collect();
+            assert_eq!(set.len(), k.len());
+        }
     }
 
     #[test]

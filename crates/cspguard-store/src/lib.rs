@@ -33,7 +33,9 @@ mod schema;
 mod segment;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspguard_domain::{Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef};
+use cspguard_domain::{
+    Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef, UsageKeyVersion,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::str::FromStr;
@@ -314,6 +316,21 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How usage lines' idempotency keys are derived in this store (`log_head.usage_key_version`, migration 0008):
+    /// importers must derive the keys of lines for this store with it (`ImportOptions::usage_keys`), since keys of
+    /// two versions never match. Stores that held usage before version 2 existed stay on version 1.
+    pub async fn usage_key_version(&self) -> Result<UsageKeyVersion> {
+        let n: i64 = sqlx::query("SELECT usage_key_version FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        UsageKeyVersion::from_number(n).ok_or_else(|| {
+            StoreError::Stale(format!(
+                "this database derives usage keys with version {n}, which this cspguard does not know: upgrade cspguard"
+            ))
+        })
     }
 
     /// Records the start of an import and returns its id for the events it adds.

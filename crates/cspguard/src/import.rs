@@ -378,11 +378,13 @@ async fn import_file(
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let origin = path.display().to_string();
     let now = chrono::Utc::now();
+    let usage_keys = store.usage_key_version().await?;
     let source = store.begin_import(&origin, kind.name(), now).await?;
     let opts = ImportOptions {
         origin: origin.clone(),
         customer,
         observed_at: now,
+        usage_keys,
     };
     let bytes = Arc::new(AtomicU64::new(0));
     let reader = BufReader::with_capacity(
@@ -563,6 +565,7 @@ pub async fn store_document(
         origin: origin.to_string(),
         customer,
         observed_at: now,
+        usage_keys: store.usage_key_version().await?,
     };
     let c = tokio::task::spawn_blocking(move || {
         let mut c = Collect(Vec::new(), Vec::new());
