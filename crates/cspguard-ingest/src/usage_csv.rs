@@ -991,7 +991,11 @@ mod tests {
         assert_eq!(c.rejects.len(), 1);
         assert_eq!(c.rejects[0].line, 3);
         assert_eq!(c.rejects[0].field.as_deref(), Some("CustomerName"));
-        assert!(c.rejects[0].reason.contains("UTF-8"), "{}", c.rejects[0].reason);
+        assert!(
+            c.rejects[0].reason.contains("UTF-8"),
+            "{}",
+            c.rejects[0].reason
+        );
     }
 
     #[test]

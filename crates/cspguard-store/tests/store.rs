@@ -306,7 +306,10 @@ fn usage_keyed(version: UsageKeyVersion) -> Vec<Envelope> {
 #[tokio::test]
 async fn sqlite_a_store_with_usage_from_before_key_version_2_keeps_version_1() {
     let (_dir, fresh) = sqlite().await;
-    assert_eq!(fresh.usage_key_version().await.unwrap(), UsageKeyVersion::V2);
+    assert_eq!(
+        fresh.usage_key_version().await.unwrap(),
+        UsageKeyVersion::V2
+    );
     let v1 = usage_keyed(UsageKeyVersion::V1);
     let v2 = usage_keyed(UsageKeyVersion::V2);
     assert_ne!(v1[0].key, v2[0].key);
@@ -320,7 +323,10 @@ async fn sqlite_a_store_with_usage_from_before_key_version_2_keeps_version_1() {
     {
         // A store as cspguard wrote it before migration 0008: version 1 keys, no version column.
         let store = Store::open(&url).await.unwrap();
-        let src = store.begin_import("usage_small.csv", "usage", now()).await.unwrap();
+        let src = store
+            .begin_import("usage_small.csv", "usage", now())
+            .await
+            .unwrap();
         let o = store.append(src, &v1, now()).await.unwrap();
         assert_eq!(o.inserted, 12);
         sqlx::any::install_default_drivers();
@@ -336,9 +342,19 @@ async fn sqlite_a_store_with_usage_from_before_key_version_2_keeps_version_1() {
     let store = Store::open(&url).await.unwrap();
     let version = store.usage_key_version().await.unwrap();
     assert_eq!(version, UsageKeyVersion::V1);
-    let src = store.begin_import("usage_small.csv", "usage", now()).await.unwrap();
-    let o = store.append(src, &usage_keyed(version), now()).await.unwrap();
-    assert_eq!((o.inserted, o.duplicates), (0, 12), "a re-import adds nothing");
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let o = store
+        .append(src, &usage_keyed(version), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.inserted, o.duplicates),
+        (0, 12),
+        "a re-import adds nothing"
+    );
 }
 
 async fn a_mixed_batch_keeps_its_order(store: Store) {
