@@ -4,7 +4,9 @@
 //! events ([`PreparedBatch`]) over a bounded channel to the async writer, so parsing and writing overlap and memory stays
 //! bounded by the channel (at most `CHANNEL_BATCHES` batches in flight), whatever the file's size. Usage CSVs are cut
 //! into chunks parsed and encoded on every core (`cspguard_ingest::parse_usage_parallel`, results in file order); the
-//! writer is a [`cspguard_store::BulkWriter`], one transaction per 262,144 events.
+//! writer is a [`cspguard_store::BulkWriter`], one transaction per 262,144 events. Usage lines' keys are derived with
+//! the store's usage key version ([`Store::usage_key_version`]): keys of another version would never match the stored
+//! ones, and a re-import would store its lines twice.
 
 use crate::exit;
 use crate::rejects::RejectWriter;
