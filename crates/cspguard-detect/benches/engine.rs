@@ -57,6 +57,7 @@ fn main() {
             origin: f.display().to_string(),
             customer,
             observed_at: Utc::now(),
+            usage_keys: Default::default(),
         };
         let _ = parse(kind, &bytes[..], &opts, &mut sink);
     }

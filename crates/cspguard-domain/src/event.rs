@@ -14,10 +14,54 @@ use std::fmt;
 /// A content-derived key that names one fact. Two deliveries of the same fact (a re-imported file, an overlapping export,
 /// a webhook retried) produce the same key, and the event log keeps only the first.
 ///
-/// 128 bits of BLAKE3 over the event kind and the fields that identify the fact; collisions are negligible at any volume
-/// a partner has (2^64 events before a 50% chance of one).
+/// 128 bits of BLAKE3 over the event kind and the fields that identify the fact ([`IdempotencyKey::derive`]), or for
+/// usage lines in stores created since key version 2, of XXH3-128 ([`IdempotencyKey::derive_v2`], see
+/// [`UsageKeyVersion`]); collisions are negligible at any volume a partner has (2^64 events before a 50% chance of one).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdempotencyKey(pub [u8; 16]);
+
+/// How a store derives the keys of usage lines. A store keeps one version for all its usage lines, for ever: a key is
+/// only ever compared with keys of the same store, and keys of two versions never match, so mixing them would store a
+/// re-imported line twice. The keys cannot be recomputed from the stored lines (they cover columns cspguard does not
+/// keep), so a store that already holds usage keys of version 1 stays on version 1.
+///
+/// Decision: version 2 hashes with XXH3-128 instead of BLAKE3 (BLAKE3 was a sixth of a usage import's CPU; XXH3 is a
+/// twentieth of that). XXH3 is not a cryptographic hash, so someone able to choose two usage rows byte for byte could
+/// make them collide and one be dropped as a duplicate; but a usage row's quantity, prices, meter and dates are
+/// Microsoft's rating of the day's consumption, which no customer can write in advance, and equal keys also need the
+/// same customer and day (`usage_keys` is keyed by both). Every other kind of event keeps BLAKE3: those are few.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageKeyVersion {
+    /// BLAKE3 ([`IdempotencyKey::derive`]): stores that held usage before version 2.
+    V1,
+    /// XXH3-128 ([`IdempotencyKey::derive_v2`]): every store created since.
+    #[default]
+    V2,
+}
+
+impl UsageKeyVersion {
+    /// The version's number, as stored (`log_head.usage_key_version`).
+    pub fn number(self) -> i64 {
+        match self {
+            UsageKeyVersion::V1 => 1,
+            UsageKeyVersion::V2 => 2,
+        }
+    }
+    pub fn from_number(n: i64) -> Option<Self> {
+        match n {
+            1 => Some(UsageKeyVersion::V1),
+            2 => Some(UsageKeyVersion::V2),
+            _ => None,
+        }
+    }
+    /// A key of this version.
+    pub fn derive(self, kind: EventKind, parts: &[&[u8]]) -> IdempotencyKey {
+        match self {
+            UsageKeyVersion::V1 => IdempotencyKey::derive(kind, parts),
+            UsageKeyVersion::V2 => IdempotencyKey::derive_v2(kind, parts),
+        }
+    }
+}
 
 impl IdempotencyKey {
     /// Derives a key from the event kind and the identifying fields, each length-prefixed so `("ab","c")` and
@@ -39,6 +83,23 @@ impl IdempotencyKey {
             let mut out = [0u8; 16];
             out.copy_from_slice(&blake3::hash(&buf).as_bytes()[..16]);
             IdempotencyKey(out)
+        })
+    }
+    /// Version 2 of [`IdempotencyKey::derive`] (see [`UsageKeyVersion`]): XXH3-128 over the kind and the parts, each
+    /// framed by its length as 4 bytes (parts are fields of one record, never 4 GiB).
+    pub fn derive_v2(kind: EventKind, parts: &[&[u8]]) -> Self {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.clear();
+            buf.extend_from_slice(kind.as_str().as_bytes());
+            for p in parts {
+                buf.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                buf.extend_from_slice(p);
+            }
+            IdempotencyKey(xxhash_rust::xxh3::xxh3_128(&buf).to_le_bytes())
         })
     }
     pub fn to_hex(&self) -> String {
@@ -488,6 +549,26 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, c);
         assert_eq!(a, IdempotencyKey::derive(EventKind::Usage, &[b"ab", b"c"]));
+    }
+
+    #[test]
+    fn key_versions_are_fixed_and_distinct() {
+        // Stored keys must never change: these are the keys of both versions for one input, as first released.
+        let parts: [&[u8]; 3] = [b"2eefae5a-c81d-408e-aff9-27ec662fa247", b"", b"7.56"];
+        let v1 = UsageKeyVersion::V1.derive(EventKind::Usage, &parts);
+        let v2 = UsageKeyVersion::V2.derive(EventKind::Usage, &parts);
+        assert_eq!(v1, IdempotencyKey::derive(EventKind::Usage, &parts));
+        assert_eq!(v1.to_hex(), "fbc670c3579078b96bf5a32c9eefb585");
+        assert_eq!(v2.to_hex(), "ca1ee4da3cf9f189216f3466f1e2a164");
+        let a = IdempotencyKey::derive_v2(EventKind::Usage, &[b"ab", b"c"]);
+        let b = IdempotencyKey::derive_v2(EventKind::Usage, &[b"a", b"bc"]);
+        let c = IdempotencyKey::derive_v2(EventKind::SignIn, &[b"ab", b"c"]);
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        for v in [UsageKeyVersion::V1, UsageKeyVersion::V2] {
+            assert_eq!(UsageKeyVersion::from_number(v.number()), Some(v));
+        }
+        assert_eq!(UsageKeyVersion::from_number(3), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use json_records::{JsonRecords, RawRecord};
 pub use sniff::sniff;
 pub use usage_csv::{parse_usage_parallel, ChunkBuilder, ChunkSink, USAGE_COLUMNS};
 
-use cspguard_domain::{Envelope, Instant, TenantId};
+use cspguard_domain::{Envelope, Instant, TenantId, UsageKeyVersion};
 use std::fmt;
 use std::io::BufRead;
 
@@ -105,6 +105,9 @@ pub struct ImportOptions {
     /// When the source was observed; the event time of snapshots that carry no time of their own (a customer profile,
     /// a subscription's current status).
     pub observed_at: Instant,
+    /// How usage lines' keys are derived: the version of the store they go to (`Store::usage_key_version`), since keys
+    /// of two versions never match.
+    pub usage_keys: UsageKeyVersion,
 }
 
 /// A record that could not be imported.
@@ -231,6 +234,7 @@ pub(crate) mod testing {
             origin: "test".into(),
             customer: customer.map(|c| TenantId::parse(c).unwrap()),
             observed_at: parse_instant("2026-11-01T00:00:00Z").unwrap(),
+            usage_keys: UsageKeyVersion::default(),
         }
     }
 

@@ -7,7 +7,8 @@ use crate::{
 };
 use cspguard_domain::{Event, EventKind, IdempotencyKey, Instant};
 use sqlx::{Any, Row, Transaction};
-use std::collections::HashSet;
+// FxHash: keys are BLAKE3 output (uniform), and every usage line of an import goes through these sets.
+use rustc_hash::FxHashSet as HashSet;
 
 /// Rows per INSERT statement into `events`: 3,500 x 9 parameters stays under SQLite's 32,766 and PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT: usize = 3500;
@@ -106,7 +107,7 @@ impl<'s> BulkWriter<'s> {
             unreachable!("a transaction was just opened")
         };
         // Duplicates within the batch are dropped here so each statement inserts distinct keys.
-        let mut seen = HashSet::with_capacity(batch.len());
+        let mut seen = HashSet::with_capacity_and_hasher(batch.len(), Default::default());
         let unique: Vec<usize> = (0..batch.len())
             .filter(|&i| seen.insert(*batch.items[i].key()))
             .collect();
@@ -115,11 +116,11 @@ impl<'s> BulkWriter<'s> {
             .into_iter()
             .partition(|&i| matches!(batch.items[i], Item::Usage { .. }));
         // `next_seq` is unique to this append among those that store anything.
-        let fresh_usage = insert_usage_keys(tx, backend, batch, &usage, self.next_seq).await?;
+        let stored_usage = insert_usage_keys(tx, backend, batch, &usage, self.next_seq).await?;
         let known = existing_keys(tx, backend, batch, &other).await?;
         let mut fresh: Vec<usize> = usage
             .into_iter()
-            .filter(|&i| fresh_usage.contains(batch.items[i].key()))
+            .filter(|&i| stored_usage.is_empty() || !stored_usage.contains(batch.items[i].key()))
             .chain(
                 other
                     .into_iter()
@@ -223,11 +224,12 @@ pub(crate) fn scope(e: &Event) -> [u8; 8] {
     out
 }
 
-/// Inserts the usage keys (sorted, for locality in the index) and returns those that were not stored yet.
+/// Inserts the usage keys (sorted, for locality in the index) and returns those that were already stored (the
+/// duplicates; empty on any first import, so the caller's filter costs nothing there).
 ///
 /// Each statement inserts the keys not stored yet, tagged with `batch` (unique to this append). When it inserts every
 /// row (any first import) all its keys are new and nothing comes back over the connection; otherwise the keys tagged
-/// with `batch` are looked up: they are this append's.
+/// with `batch` are looked up: they are this append's, the others of the statement were stored before.
 async fn insert_usage_keys(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -248,13 +250,13 @@ async fn insert_usage_keys(
         })
         .collect();
     keys.sort_unstable();
-    let mut fresh = HashSet::with_capacity(keys.len());
+    let mut stored = HashSet::default();
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
         let n = insert_keys(tx, backend, chunk, tag).await?;
         if n == chunk.len() as u64 {
-            fresh.extend(chunk.iter().map(|(_, _, k)| **k));
             continue;
         }
+        let mut fresh = HashSet::with_capacity_and_hasher(n as usize, Default::default());
         let sql = format!(
             "SELECT v.column3 FROM ({}) AS v JOIN usage_keys k ON k.scope = v.column1 AND \
              k.event_time_us = v.column2 AND k.idem_key = v.column3 WHERE k.batch = {tag}",
@@ -270,8 +272,14 @@ async fn insert_usage_keys(
                 fresh.insert(IdempotencyKey(arr));
             }
         }
+        stored.extend(
+            chunk
+                .iter()
+                .map(|(_, _, k)| **k)
+                .filter(|k| !fresh.contains(k)),
+        );
     }
-    Ok(fresh)
+    Ok(stored)
 }
 
 /// Inserts keys tagged with `tag`, skipping those already stored; returns how many went in.
@@ -344,7 +352,7 @@ async fn existing_keys(
     batch: &PreparedBatch,
     which: &[usize],
 ) -> Result<HashSet<IdempotencyKey>> {
-    let mut existing = HashSet::new();
+    let mut existing = HashSet::default();
     for chunk in which.chunks(derived::MAX_PARAMS) {
         let sql = derived::in_list_sql(
             backend,

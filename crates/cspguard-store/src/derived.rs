@@ -4,9 +4,10 @@ use crate::segment::{StringTable, UsageFacts};
 use crate::{Backend, Result, StoreError};
 use chrono::NaiveDate;
 use cspguard_domain::{Currency, Envelope, Event, Money};
+use rustc_hash::FxHashMap as HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Cost of one Azure subscription on one day for one meter category in one region.

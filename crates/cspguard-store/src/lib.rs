@@ -33,7 +33,9 @@ mod schema;
 mod segment;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspguard_domain::{Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef};
+use cspguard_domain::{
+    Envelope, Event, EventKind, IdempotencyKey, Instant, Money, SourceRef, UsageKeyVersion,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::str::FromStr;
@@ -170,6 +172,15 @@ impl PreparedBatch {
     /// Builds a batch one event at a time, so a parser's events are encoded (and dropped) as they come.
     pub fn builder() -> PreparedBatchBuilder {
         PreparedBatchBuilder::default()
+    }
+    /// [`PreparedBatch::builder`] with room for about `events` events of which the usage lines take `record_bytes`
+    /// (~200 bytes a line), so the buffers do not grow (and copy, and touch fresh memory) as the batch fills.
+    pub fn builder_with_capacity(events: usize, record_bytes: usize) -> PreparedBatchBuilder {
+        PreparedBatchBuilder {
+            items: Vec::with_capacity(events),
+            records: Vec::with_capacity(record_bytes),
+            enc: segment::UsageEncoder::default(),
+        }
     }
     pub fn len(&self) -> usize {
         self.items.len()
@@ -336,6 +347,21 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How usage lines' idempotency keys are derived in this store (`log_head.usage_key_version`, migration 0008):
+    /// importers must derive the keys of lines for this store with it (`ImportOptions::usage_keys`), since keys of
+    /// two versions never match. Stores that held usage before version 2 existed stay on version 1.
+    pub async fn usage_key_version(&self) -> Result<UsageKeyVersion> {
+        let n: i64 = sqlx::query("SELECT usage_key_version FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        UsageKeyVersion::from_number(n).ok_or_else(|| {
+            StoreError::Stale(format!(
+                "this database derives usage keys with version {n}, which this cspguard does not know: upgrade cspguard"
+            ))
+        })
     }
 
     /// Records the start of an import and returns its id for the events it adds.

@@ -98,10 +98,30 @@ pub(crate) struct UsageFacts {
 pub(crate) struct UsageEncoder {
     dict: HashMap<Box<str>, u32, BuildHasherDefault<Fx>>,
     table: StringTable,
+    /// The string each field of the previous record had (by the field's order in the record): consecutive lines of a
+    /// usage file mostly repeat the customer, subscriptions, meter and resource, so one comparison replaces a lookup.
+    last: Vec<u32>,
+    /// The next field's place in `last`.
+    field: usize,
 }
 
 impl UsageEncoder {
     fn idx(&mut self, s: &str) -> u32 {
+        let field = self.field;
+        self.field += 1;
+        if self.last.len() <= field {
+            self.last.resize(field + 1, u32::MAX);
+        }
+        let last = self.last[field];
+        if last != u32::MAX && self.table.get(last) == s {
+            return last;
+        }
+        let i = self.lookup(s);
+        self.last[field] = i;
+        i
+    }
+
+    fn lookup(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.dict.get(s) {
             return i;
         }
@@ -123,6 +143,7 @@ impl UsageEncoder {
     fn opt(&mut self, out: &mut Vec<u8>, s: Option<&str>) -> Option<u32> {
         match s {
             None => {
+                self.field += 1; // keeps the fields after it in their places in `last`
                 out.push(0);
                 None
             }
@@ -142,6 +163,7 @@ impl UsageEncoder {
         u: &UsageLine,
         cost_micros: i64,
     ) -> UsageFacts {
+        self.field = 0;
         out.extend_from_slice(&e.key.0);
         put_varint(out, zigzag(e.event_time.timestamp_micros()));
         put_varint(out, e.source.line.map_or(0, |l| l as u128 + 1));

@@ -15,6 +15,7 @@ fn events(kind: SourceKind, text: &[u8]) -> Vec<Envelope> {
         origin: "test".to_string(),
         customer: None,
         observed_at: cspguard_ingest::parse_instant("2026-11-01T00:00:00Z").unwrap(),
+        usage_keys: Default::default(),
     };
     let mut c = Collect(Vec::new());
     cspguard_ingest::parse(kind, text, &opts, &mut c).unwrap();

@@ -2,7 +2,7 @@
 //! (`.ci/run` starts one; under CI its absence is a failure, not a skip).
 
 use chrono::NaiveDate;
-use cspguard_domain::Envelope;
+use cspguard_domain::{Envelope, UsageKeyVersion};
 use cspguard_ingest::{ImportOptions, SourceKind};
 use cspguard_store::{ImportCounts, Store};
 
@@ -285,6 +285,78 @@ async fn sqlite_a_database_from_before_segments_upgrades_in_place() {
     );
 }
 
+fn usage_keyed(version: UsageKeyVersion) -> Vec<Envelope> {
+    let text = std::fs::read(
+        std::path::Path::new(&manifest_dir()).join("../../testdata/examples/usage_small.csv"),
+    )
+    .unwrap();
+    let opts = ImportOptions {
+        origin: "usage_small.csv".into(),
+        customer: None,
+        observed_at: now(),
+        usage_keys: version,
+    };
+    let mut c = Collect(Vec::new());
+    cspguard_ingest::parse(SourceKind::Usage, text.as_slice(), &opts, &mut c).unwrap();
+    c.0
+}
+
+/// A new store derives usage keys with version 2; a store that held usage keys before migration 0008 keeps version 1,
+/// so re-importing its files still finds every line stored.
+#[tokio::test]
+async fn sqlite_a_store_with_usage_from_before_key_version_2_keeps_version_1() {
+    let (_dir, fresh) = sqlite().await;
+    assert_eq!(
+        fresh.usage_key_version().await.unwrap(),
+        UsageKeyVersion::V2
+    );
+    let v1 = usage_keyed(UsageKeyVersion::V1);
+    let v2 = usage_keyed(UsageKeyVersion::V2);
+    assert_ne!(v1[0].key, v2[0].key);
+    assert_eq!(
+        v1.iter().map(|e| &e.event).collect::<Vec<_>>(),
+        v2.iter().map(|e| &e.event).collect::<Vec<_>>()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    {
+        // A store as cspguard wrote it before migration 0008: version 1 keys, no version column.
+        let store = Store::open(&url).await.unwrap();
+        let src = store
+            .begin_import("usage_small.csv", "usage", now())
+            .await
+            .unwrap();
+        let o = store.append(src, &v1, now()).await.unwrap();
+        assert_eq!(o.inserted, 12);
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for sql in [
+            "ALTER TABLE log_head DROP COLUMN usage_key_version",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&url).await.unwrap();
+    let version = store.usage_key_version().await.unwrap();
+    assert_eq!(version, UsageKeyVersion::V1);
+    let src = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    let o = store
+        .append(src, &usage_keyed(version), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.inserted, o.duplicates),
+        (0, 12),
+        "a re-import adds nothing"
+    );
+}
+
 async fn a_mixed_batch_keeps_its_order(store: Store) {
     let usage = example_events(SourceKind::Usage, "usage_small.csv", None);
     let fraud = example_events(SourceKind::FraudEvents, "fraud_events.json", None);
@@ -528,6 +600,7 @@ fn every_example() -> Vec<Envelope> {
         origin: "partner.jsonl".into(),
         customer: None,
         observed_at: cspguard_ingest::parse_instant("2026-11-01T00:00:00Z").unwrap(),
+        usage_keys: Default::default(),
     };
     let mut c = Collect(Vec::new());
     cspguard_ingest::parse(SourceKind::Billing, partner.as_bytes(), &opts, &mut c).unwrap();

@@ -377,7 +377,15 @@ mod tests {
         ] {
             let body = std::fs::read(dir.join(file)).unwrap();
             let tenant = TenantId::parse("3f2a9c1e-7b4d-4e8a-9f10-2b6c8d4e0a11").ok();
-            let doc = crate::import::parse_document(kind, file, tenant, now, &body).unwrap();
+            let doc = crate::import::parse_document(
+                kind,
+                file,
+                tenant,
+                now,
+                cspguard_domain::UsageKeyVersion::default(),
+                &body,
+            )
+            .unwrap();
             assert!(!doc.events.is_empty(), "{file} gave no events");
             out.extend(doc.events.chunks(7).map(<[Envelope]>::to_vec));
         }

@@ -4,7 +4,9 @@
 //! events ([`PreparedBatch`]) over a bounded channel to the async writer, so parsing and writing overlap and memory stays
 //! bounded by the channel (at most `CHANNEL_BATCHES` batches in flight), whatever the file's size. Usage CSVs are cut
 //! into chunks parsed and encoded on every core (`cspguard_ingest::parse_usage_parallel`, results in file order); the
-//! writer is a [`cspguard_store::BulkWriter`], one transaction per 262,144 events.
+//! writer is a [`cspguard_store::BulkWriter`], one transaction per 262,144 events. Usage lines' keys are derived with
+//! the store's usage key version ([`Store::usage_key_version`]): keys of another version would never match the stored
+//! ones, and a re-import would store its lines twice.
 
 use crate::exit;
 use crate::rejects::RejectWriter;
@@ -378,11 +380,13 @@ async fn import_file(
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let origin = path.display().to_string();
     let now = chrono::Utc::now();
+    let usage_keys = store.usage_key_version().await?;
     let source = store.begin_import(&origin, kind.name(), now).await?;
     let opts = ImportOptions {
         origin: origin.clone(),
         customer,
         observed_at: now,
+        usage_keys,
     };
     let bytes = Arc::new(AtomicU64::new(0));
     let reader = BufReader::with_capacity(
@@ -409,7 +413,13 @@ async fn import_file(
                 &opts,
                 threads,
                 USAGE_CHUNK_BYTES,
-                &|| Encode(PreparedBatch::builder()),
+                // A usage line is ~750 bytes of CSV and ~200 of record.
+                &|| {
+                    Encode(PreparedBatch::builder_with_capacity(
+                        USAGE_CHUNK_BYTES / 512,
+                        USAGE_CHUNK_BYTES / 3,
+                    ))
+                },
                 &mut sink,
             )
         } else {
@@ -550,18 +560,21 @@ impl cspguard_ingest::Sink for ParsedDocument {
 }
 
 /// Parses one document in memory (an API page, an HTTP request body) with the importer of `kind`. CPU-bound: call it
-/// on a blocking thread. A document that cannot be read at all is a [`cspguard_ingest::ParseError`].
+/// on a blocking thread. `usage_keys` is the store's ([`Store::usage_key_version`]). A document that cannot be read
+/// at all is a [`cspguard_ingest::ParseError`].
 pub fn parse_document(
     kind: SourceKind,
     origin: &str,
     customer: Option<TenantId>,
     observed_at: Instant,
+    usage_keys: cspguard_domain::UsageKeyVersion,
     body: &[u8],
 ) -> anyhow::Result<ParsedDocument> {
     let opts = ImportOptions {
         origin: origin.to_string(),
         customer,
         observed_at,
+        usage_keys,
     };
     let mut doc = ParsedDocument::default();
     cspguard_ingest::parse(kind, body, &opts, &mut doc)?;
@@ -580,9 +593,11 @@ pub async fn store_document(
 ) -> anyhow::Result<StoredDocument> {
     let now = chrono::Utc::now();
     let o = origin.to_string();
-    let c =
-        tokio::task::spawn_blocking(move || parse_document(kind, &o, customer, now, body.as_ref()))
-            .await??;
+    let keys = store.usage_key_version().await?;
+    let c = tokio::task::spawn_blocking(move || {
+        parse_document(kind, &o, customer, now, keys, body.as_ref())
+    })
+    .await??;
     let source = store.begin_import(origin, kind.name(), now).await?;
     let o = store.append(source, &c.events, now).await?;
     let read = (c.events.len() + c.rejects.len()) as u64;

@@ -226,6 +226,7 @@ mod tests {
             origin: "usage_small.csv".into(),
             customer: None,
             observed_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            usage_keys: Default::default(),
         };
         let mut c = Collect(Vec::new());
         cspguard_ingest::parse(

@@ -33,6 +33,7 @@ pub fn example_events(kind: SourceKind, file: &str, customer: Option<&str>) -> V
         origin: file.to_string(),
         customer: customer.map(|c| cspguard_domain::TenantId::parse(c).unwrap()),
         observed_at: cspguard_ingest::parse_instant("2026-11-01T00:00:00Z").unwrap(),
+        usage_keys: Default::default(),
     };
     let mut c = Collect(Vec::new());
     cspguard_ingest::parse(kind, text.as_slice(), &opts, &mut c).unwrap();

@@ -601,8 +601,9 @@ pub async fn store_document(
 ) -> Result<Value, ApiError> {
     let origin = format!("api:{}/{}", kind.name(), key);
     let now = chrono::Utc::now();
+    let keys = s.usage_keys;
     let (doc, rejects) = tokio::task::spawn_blocking(move || {
-        let parsed = crate::import::parse_document(kind, &origin, customer, now, &body)?;
+        let parsed = crate::import::parse_document(kind, &origin, customer, now, keys, &body)?;
         let rejected = parsed.rejects.len() as u64;
         let doc = super::ingest::Document::prepare(kind, origin, parsed.events, rejected)?;
         anyhow::Ok((doc, parsed.rejects))

@@ -34,6 +34,8 @@ use utoipa::OpenApi;
 /// What every handler shares.
 pub struct AppState {
     pub store: Store,
+    /// How the store keys usage lines (fixed for a store's life: read once at start).
+    pub usage_keys: cspguard_domain::UsageKeyVersion,
     pub settings: Settings,
     pub metrics: Metrics,
     /// Ingest requests allowed in flight; beyond them the API answers 503 with Retry-After (never an unbounded queue).
@@ -48,11 +50,13 @@ pub struct AppState {
 
 impl AppState {
     /// The state, with its ingest writer and case-intake tasks started (they hold it weakly, and end with it).
-    pub fn start(store: Store, settings: Settings) -> anyhow::Result<Arc<AppState>> {
+    pub async fn start(store: Store, settings: Settings) -> anyhow::Result<Arc<AppState>> {
+        let usage_keys = store.usage_key_version().await?;
         let metrics = Metrics::new()?;
         let webhook_certs = webhooks::signature::CertCache::new()?;
         Ok(Arc::new_cyclic(|me| AppState {
             store,
+            usage_keys,
             settings,
             metrics,
             webhook_certs,
@@ -361,7 +365,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(store: Store, settings: Settings, listen: &str) -> anyhow::Result<()> {
-    let state = AppState::start(store, settings)?;
+    let state = AppState::start(store, settings).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e} (choose another with --listen)")
     })?;
