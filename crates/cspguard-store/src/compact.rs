@@ -606,7 +606,7 @@ pub fn decode_into(kind: EventKind, body: &[u8], ev: &mut Event) -> Result<(), D
     match r.byte()? {
         0 => s.location = None,
         1 => {
-            let l = s.location.get_or_insert_with(|| GeoLocation {
+            let l = s.location.get_or_insert(GeoLocation {
                 city: None,
                 state: None,
                 country: None,
