@@ -11,6 +11,7 @@ use crate::DetectConfig;
 use cspguard_domain::{Envelope, Event, Instant, TenantId};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 /// Everything known about one customer: detector state and risk state.
@@ -166,23 +167,25 @@ impl Engine {
             self.unattributed += 1;
             return;
         };
-        let cfg = self.overrides.get(&tenant).unwrap_or(&self.cfg);
-        if !self.tenants.contains_key(&tenant) {
+        // Borrowed from the event when it names its customer (most do): no copy per event.
+        let tenant: &TenantId = &tenant;
+        let cfg = self.overrides.get(tenant).unwrap_or(&self.cfg);
+        if !self.tenants.contains_key(tenant) {
             self.tenants.insert(tenant.clone(), Tenant::default());
         }
-        let Some(t) = self.tenants.get_mut(&tenant) else {
+        let Some(t) = self.tenants.get_mut(tenant) else {
             return;
         };
         let st = &mut t.state;
         let mut out = Output::default();
         match &env.event {
-            Event::Usage(u) => usage::on_usage(st, &tenant, u, at, cfg, &mut out),
-            Event::SignIn(s) => identity::on_sign_in(st, &tenant, s, cfg, &mut out),
-            Event::ControlPlane(op) => control_plane::on_operation(st, &tenant, op, cfg, &mut out),
-            Event::FraudAlert(a) => microsoft::on_fraud_alert(st, &tenant, a, at, &mut out),
+            Event::Usage(u) => usage::on_usage(st, tenant, u, at, cfg, &mut out),
+            Event::SignIn(s) => identity::on_sign_in(st, tenant, s, cfg, &mut out),
+            Event::ControlPlane(op) => control_plane::on_operation(st, tenant, op, cfg, &mut out),
+            Event::FraudAlert(a) => microsoft::on_fraud_alert(st, tenant, a, at, &mut out),
             Event::FraudAlertStatus(_) => {}
             Event::SubscriptionState(s) => {
-                microsoft::on_subscription_state(st, &tenant, s, at, &mut out)
+                microsoft::on_subscription_state(st, tenant, s, at, &mut out)
             }
             Event::CustomerProfile(p) => {
                 let pr = &mut st.profile;
@@ -193,11 +196,11 @@ impl Engine {
                 pr.credit_limit = p.credit_limit.or(pr.credit_limit);
             }
             Event::Invoice(i) => payment::on_invoice(st, i, cfg, &mut out),
-            Event::Payment(p) => payment::on_payment(st, &tenant, p, at, &mut out),
-            Event::InstrumentChange(c) => payment::on_instrument(st, &tenant, c, cfg, &mut out),
+            Event::Payment(p) => payment::on_payment(st, tenant, p, at, &mut out),
+            Event::InstrumentChange(c) => payment::on_instrument(st, tenant, c, cfg, &mut out),
             Event::PartnerInvoice(_) | Event::PartnerPayment(_) | Event::PartnerCreditLimit(_) => {}
         }
-        self.finish(&tenant, out, now, changed);
+        self.finish(tenant, out, now, changed);
     }
 
     /// Moves the billing feed's time forward to `at`, firing every wake-up due by then.
@@ -258,8 +261,8 @@ impl Engine {
         }
     }
 
-    fn resolve(&mut self, e: &Event) -> Option<TenantId> {
-        match e {
+    fn resolve<'e>(&mut self, e: &'e Event) -> Option<Cow<'e, TenantId>> {
+        Some(match e {
             Event::Usage(u) => {
                 learn(
                     &mut self.azure_owner,
@@ -271,23 +274,26 @@ impl Engine {
                     u.billing_subscription.as_str(),
                     &u.customer,
                 );
-                Some(u.customer.clone())
+                Cow::Borrowed(&u.customer)
             }
             Event::FraudAlert(a) => {
                 self.learn_azure_owner(a.azure_subscription.as_str(), a.customer.clone());
-                Some(a.customer.clone())
+                Cow::Borrowed(&a.customer)
             }
-            Event::ControlPlane(op) => op.customer.clone().or_else(|| {
-                op.azure_subscription
-                    .as_ref()
-                    .and_then(|s| self.azure_owner.get(s.as_str()).cloned())
-            }),
-            Event::SubscriptionState(s) => s
-                .customer
-                .clone()
-                .or_else(|| self.billing_owner.get(s.subscription.as_str()).cloned()),
-            other => other.customer().cloned(),
-        }
+            Event::ControlPlane(op) => match &op.customer {
+                Some(c) => Cow::Borrowed(c),
+                None => Cow::Owned(
+                    op.azure_subscription
+                        .as_ref()
+                        .and_then(|s| self.azure_owner.get(s.as_str()).cloned())?,
+                ),
+            },
+            Event::SubscriptionState(s) => match &s.customer {
+                Some(c) => Cow::Borrowed(c),
+                None => Cow::Owned(self.billing_owner.get(s.subscription.as_str()).cloned()?),
+            },
+            other => Cow::Borrowed(other.customer()?),
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The write path: idempotent appends of prepared batches, many batches per transaction.
 
+use crate::compact;
 use crate::derived::{self, Fold};
 use crate::{
     micros, segment, AppendOutcome, Backend, Item, PreparedBatch, Result, SourceId, Store,
@@ -396,14 +397,17 @@ async fn insert_rows(
         // Only full-size statements are worth caching: each odd-sized remainder would stay in the connection's
         // statement cache, megabytes apiece.
         let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        let mut block = compact::Block::new(chunk[0].0);
         for &(seq, i) in chunk {
             let Item::Other {
                 envelope: e,
                 payload,
+                compact: bin,
             } = &batch.items[i]
             else {
                 continue; // only other events are given positions here
             };
+            block.push(seq, e, bin);
             q = q
                 .bind(seq)
                 .bind(&e.key.0[..])
@@ -420,6 +424,21 @@ async fn insert_rows(
             // Only possible if another writer bypassed the write lock.
             return Err(StoreError::Conflict);
         }
+        // The same rows in the compact encoding, for `cspguard scan` (`raw.rs`).
+        let (first, last, count, body) = block.finish();
+        sqlx::query(
+            "INSERT INTO event_blocks (last_seq, first_seq, version, source_id, ingest_time_us, event_count, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(last)
+        .bind(first)
+        .bind(compact::VERSION)
+        .bind(source.0)
+        .bind(ingest)
+        .bind(count)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

@@ -9,11 +9,15 @@
 //! partner's data, are stored many to a row in `event_segments` (compact binary, see `segment.rs`) with their keys in
 //! `usage_keys`; every other event is one JSON row of `events`. `log_head.next_seq` is the next free position. Read the
 //! log with [`Store::events_after`]: it merges both tables by position. To sort it by event time, [`Store::log_reader`]
-//! hands it out as compact binary records decoded only when consumed (`raw.rs`).
+//! hands it out as compact binary records decoded only when consumed (`raw.rs`), reading the rows of `events` from
+//! `event_blocks` (migration 0009: the same rows in the binary encoding of `compact.rs`, written with them) where a
+//! block of this build's encoding covers them, and from their JSON where none does (rows stored before 0009).
 //!
 //! Invariants:
 //! - the log is append-only: rows of `events`, `event_segments` and `usage_keys` are inserted, never updated or
 //!   deleted; positions are given under the write lock, so they commit in order and are never reused;
+//! - `event_blocks` is derived from `events` and never read as the record: a block is inserted with the rows it covers,
+//!   in the same transaction, and covers every row in its range of positions;
 //! - an event whose idempotency key is already stored is not stored again ([`Store::append`] reports it as a duplicate),
 //!   so re-importing a file, or an overlapping one, adds nothing; usage keys are checked in `usage_keys`, other keys in
 //!   `events`;
@@ -24,6 +28,7 @@
 mod access;
 mod bulk;
 mod cases;
+mod compact;
 mod credit;
 mod derived;
 mod detection;
@@ -134,10 +139,12 @@ enum Item {
         facts: segment::UsageFacts,
         record: std::ops::Range<usize>,
     },
-    /// Any other event, with its JSON payload, for a row of `events`.
+    /// Any other event, with its JSON payload, for a row of `events`, and its compact encoding for the row's block
+    /// (`compact.rs`).
     Other {
         envelope: Box<Envelope>,
         payload: String,
+        compact: Vec<u8>,
     },
 }
 
@@ -214,13 +221,18 @@ impl PreparedBatchBuilder {
                     record: start..self.records.len(),
                 }
             }
-            other => Item::Other {
-                payload: serde_json::to_string(other).map_err(|e| StoreError::Corrupt {
-                    seq: -1,
-                    reason: format!("event cannot be serialised: {e}"),
-                })?,
-                envelope: Box::new(e),
-            },
+            other => {
+                let mut compact = Vec::new();
+                compact::encode(other, &mut compact);
+                Item::Other {
+                    payload: serde_json::to_string(other).map_err(|e| StoreError::Corrupt {
+                        seq: -1,
+                        reason: format!("event cannot be serialised: {e}"),
+                    })?,
+                    compact,
+                    envelope: Box::new(e),
+                }
+            }
         };
         self.items.push(item);
         Ok(())

@@ -15,6 +15,7 @@
 //! seq) is the first 16 bytes, so a record orders without being decoded. [`RawDecoder::decode`] turns one back into
 //! the [`StoredEvent`] that [`Store::events_after`] returns for it.
 
+use crate::compact;
 use crate::segment::{self, InlineIds};
 use crate::{from_micros, Result, Store, StoreError, StoredEvent};
 use cspguard_domain::{Envelope, Event, EventKind, IdempotencyKey, SourceRef};
@@ -25,6 +26,8 @@ use std::collections::HashMap;
 pub const TAG_USAGE: u8 = 0;
 /// Body: a JSON `Event` whose kind column was not one this build knows.
 pub const TAG_EVENT: u8 = 0xff;
+/// Body: `TAG_COMPACT + i` the compact encoding (`compact.rs`) of an event of `EventKind::ALL[i]` (from a block).
+pub const TAG_COMPACT: u8 = 0x40;
 
 const HEAD: usize = 24;
 
@@ -188,15 +191,25 @@ pub struct LogReader<'s> {
     store: &'s Store,
     after: i64,
     upto: i64,
-    rows_after: i64,
+    /// Stretches of `events` to read as JSON, `(after, upto]`: rows stored before blocks existed, and the rows of
+    /// blocks of another encoding version. The first is being read.
+    json: std::collections::VecDeque<(i64, i64)>,
+    blocks_after: i64,
+    blocks_done: bool,
     segments_after: i64,
-    rows_done: bool,
     segments_done: bool,
     last_seq: i64,
     count: u64,
     chains: Vec<SegmentChain>,
     max_chains: usize,
+    /// Bytes of segment bodies kept for the chains, and whether more may be kept.
+    kept_bytes: usize,
+    keeping: bool,
 }
+
+/// Segment bodies kept for the chains at most (beyond this, a chain reads its segments again when the merge reaches
+/// them).
+const KEEP_BYTES: usize = 32 << 20;
 
 /// At most this many chains of sorted segments per read; later sorted segments go through the sort.
 pub const MAX_CHAINS: usize = 8;
@@ -308,12 +321,28 @@ pub struct SegmentChain {
     /// The segment being read, and the position of its next record.
     open: Option<OpenSegment>,
     seq: i64,
+    /// The last event decoded (its allocations are reused for the next), and whether it is the chain's current one.
+    current: Option<StoredEvent>,
+    has_current: bool,
+    /// The chain's next segments, already read by the [`LogReader`] (so not read again).
+    kept: std::collections::VecDeque<OpenSegment>,
 }
 
 impl SegmentChain {
     /// The chain's next event, decoded straight from its segment (identifiers parsed once per segment string); `None`
     /// once the chain is exhausted.
     pub async fn next(&mut self, store: &Store, dec: &RawDecoder) -> Result<Option<StoredEvent>> {
+        Ok(self.advance(store, dec).await?.cloned())
+    }
+
+    /// Decodes the chain's next event in place of the previous one (reusing its allocations) and returns it; `None`
+    /// once the chain is exhausted. [`SegmentChain::current`] gives it again.
+    pub async fn advance(
+        &mut self,
+        store: &Store,
+        dec: &RawDecoder,
+    ) -> Result<Option<&StoredEvent>> {
+        self.has_current = false;
         loop {
             if let Some(seg) = self.open.as_mut() {
                 while seg.d.remaining() > 0 {
@@ -325,16 +354,35 @@ impl SegmentChain {
                         continue;
                     }
                     let origin = dec.origin(seg.source, seq)?;
-                    let Some(envelope) = seg.d.next_event(origin).map_err(corrupt(seq))? else {
-                        break;
+                    let slot = match self.current.as_mut() {
+                        Some(e) => e,
+                        None => self.current.insert(StoredEvent {
+                            seq,
+                            ingest_time: from_micros(0),
+                            envelope: blank_envelope(Event::Usage(
+                                segment::blank_usage().map_err(corrupt(seq))?,
+                            )),
+                        }),
                     };
-                    return Ok(Some(StoredEvent {
-                        seq,
-                        ingest_time: from_micros(seg.ingest_us),
-                        envelope,
-                    }));
+                    if !seg
+                        .d
+                        .next_event_into(origin, &mut slot.envelope)
+                        .map_err(corrupt(seq))?
+                    {
+                        break;
+                    }
+                    slot.seq = seq;
+                    slot.ingest_time = from_micros(seg.ingest_us);
+                    self.has_current = true;
+                    return Ok(self.current.as_ref());
                 }
                 self.open = None;
+            }
+            if let Some(seg) = self.kept.pop_front() {
+                self.cursor = seg.last;
+                self.seq = seg.first;
+                self.open = Some(seg);
+                continue;
             }
             if self.cursor >= self.upto {
                 return Ok(None);
@@ -359,27 +407,42 @@ impl SegmentChain {
             self.open = Some(seg);
         }
     }
+
+    /// The event the last [`SegmentChain::advance`] returned, if it returned one.
+    pub fn current(&self) -> Option<&StoredEvent> {
+        self.current.as_ref().filter(|_| self.has_current)
+    }
 }
 
 impl Store {
     /// A reader of every event stored after `after_seq` (up to the head of the log now) as sortable records.
     pub async fn log_reader(&self, after_seq: i64) -> Result<LogReader<'_>> {
-        let next: i64 = sqlx::query("SELECT next_seq FROM log_head WHERE id = 1")
+        let head = sqlx::query("SELECT next_seq, blocks_from FROM log_head WHERE id = 1")
             .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+            .await?;
+        let next: i64 = head.try_get(0)?;
+        let blocks_from: i64 = head.try_get(1)?;
+        let upto = next - 1;
+        // Rows before `blocks_from` have no block: JSON.
+        let mut json = std::collections::VecDeque::new();
+        if after_seq < blocks_from - 1 {
+            json.push_back((after_seq, upto.min(blocks_from - 1)));
+        }
         Ok(LogReader {
             store: self,
             after: after_seq,
-            upto: next - 1,
-            rows_after: after_seq,
+            upto,
+            json,
+            blocks_after: after_seq.max(blocks_from - 1),
+            blocks_done: false,
             segments_after: after_seq,
-            rows_done: false,
             segments_done: false,
             last_seq: after_seq,
             count: 0,
             chains: Vec::new(),
             max_chains: MAX_CHAINS,
+            kept_bytes: 0,
+            keeping: true,
         })
     }
 }
@@ -389,9 +452,13 @@ impl LogReader<'_> {
     /// segment holds ~10,000 usage lines). Returns false, adding nothing, when everything has been read.
     pub async fn read_into(&mut self, out: &mut RawBatch, rows: u32) -> Result<bool> {
         let before = out.len();
-        while out.len() == before && !(self.rows_done && self.segments_done) {
-            if !self.rows_done {
+        while out.len() == before
+            && !(self.json.is_empty() && self.blocks_done && self.segments_done)
+        {
+            if !self.json.is_empty() {
                 self.read_rows(out, rows).await?;
+            } else if !self.blocks_done {
+                self.read_blocks(out).await?;
             } else {
                 self.read_segments(out).await?;
             }
@@ -415,6 +482,9 @@ impl LogReader<'_> {
     /// unescaped. The order within the aggregate does not matter: the caller sorts.
     async fn read_rows(&mut self, out: &mut RawBatch, limit: u32) -> Result<()> {
         let limit = limit.max(1);
+        let Some(&(rows_after, rows_upto)) = self.json.front() else {
+            return Ok(());
+        };
         let sql = match self.store.backend {
             crate::Backend::Sqlite => {
                 "SELECT group_concat(r, char(30)), COUNT(*), MAX(seq) FROM (SELECT seq, CAST(seq AS TEXT) || char(31) \
@@ -432,25 +502,22 @@ impl LogReader<'_> {
             }
         };
         let row = sqlx::query(sql)
-            .bind(self.rows_after)
-            .bind(self.upto)
+            .bind(rows_after)
+            .bind(rows_upto)
             .bind(i64::from(limit))
             .fetch_one(&self.store.pool)
             .await?;
         let text: Option<String> = row.try_get(0)?;
         let n: i64 = row.try_get(1)?;
-        if n < i64::from(limit) {
-            self.rows_done = true;
-        }
         let Some(text) = text else {
-            self.rows_done = true;
+            self.json.pop_front();
             return Ok(());
         };
         let max: i64 = row.try_get(2)?;
         let mut parsed = 0i64;
         for r in text.split('\u{1e}') {
             let bad = |what: &str| StoreError::Corrupt {
-                seq: self.rows_after,
+                seq: rows_after,
                 reason: format!("an aggregated row of `events` has a bad {what}"),
             };
             let mut f = r.splitn(8, '\u{1f}');
@@ -488,13 +555,72 @@ impl LogReader<'_> {
         }
         if parsed != n {
             return Err(StoreError::Corrupt {
-                seq: self.rows_after,
+                seq: rows_after,
                 reason: format!("{n} rows of `events` came back as {parsed}"),
             });
         }
         self.count += n as u64;
-        self.rows_after = max;
         self.last_seq = self.last_seq.max(max);
+        if n < i64::from(limit) {
+            self.json.pop_front();
+        } else if let Some(front) = self.json.front_mut() {
+            front.0 = max;
+        }
+        Ok(())
+    }
+
+    /// Reads a few rows of `event_blocks` (each up to 3,500 events): the compact records go into `out` as they are;
+    /// a block of another encoding version leaves its stretch of `events` to be read as JSON.
+    async fn read_blocks(&mut self, out: &mut RawBatch) -> Result<()> {
+        const BLOCKS: i64 = 8;
+        let rows = sqlx::query(
+            "SELECT last_seq, first_seq, version, source_id, ingest_time_us, event_count, body FROM event_blocks \
+             WHERE last_seq > $1 AND first_seq <= $2 ORDER BY last_seq LIMIT $3",
+        )
+        .bind(self.blocks_after)
+        .bind(self.upto)
+        .bind(BLOCKS)
+        .fetch_all(&self.store.pool)
+        .await?;
+        if (rows.len() as i64) < BLOCKS {
+            self.blocks_done = true;
+        }
+        for g in &rows {
+            let last: i64 = g.try_get(0)?;
+            let first: i64 = g.try_get(1)?;
+            let version: i64 = g.try_get(2)?;
+            self.blocks_after = last;
+            if version != compact::VERSION {
+                self.json
+                    .push_back((self.after.max(first - 1), last.min(self.upto)));
+                continue;
+            }
+            let source: i64 = g.try_get(3)?;
+            let ingest_us: i64 = g.try_get(4)?;
+            let count: i64 = g.try_get(5)?;
+            let body: Vec<u8> = g.try_get(6)?;
+            let mut r = compact::BlockReader::new(first, &body);
+            let mut seen = 0i64;
+            while let Some(e) = r.next_event().map_err(corrupt(first))? {
+                seen += 1;
+                if e.seq <= self.after || e.seq > self.upto {
+                    continue;
+                }
+                let start = out.begin(e.time_us, e.seq, ingest_us, source, e.line);
+                out.bytes.extend_from_slice(e.key);
+                out.bytes.push(TAG_COMPACT + e.kind);
+                out.bytes.extend_from_slice(e.body);
+                out.commit(start);
+                self.count += 1;
+                self.last_seq = self.last_seq.max(e.seq);
+            }
+            if seen != count {
+                return Err(StoreError::Corrupt {
+                    seq: first,
+                    reason: format!("a block of {count} events holds {seen}"),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -514,7 +640,19 @@ impl LogReader<'_> {
         let mut seg = open_segment(g)?;
         let info = scan_heads(&mut seg, self.after)?;
         self.count += info.records;
-        if !(info.records > 0 && info.sorted && self.chain(&info)) {
+        if info.records > 0 && info.sorted && self.chain(&info) {
+            // Kept for the chain while there is room, rather than read again when the merge reaches it.
+            let len = seg.d.body_len();
+            if self.keeping && self.kept_bytes + len <= KEEP_BYTES {
+                self.kept_bytes += len;
+                if let Some(c) = self.chains.last_mut() {
+                    c.kept.push_back(seg);
+                }
+            } else {
+                // Each chain's kept segments must be the first of its segments: none after one that was not kept.
+                self.keeping = false;
+            }
+        } else {
             transcode(&mut seg, self.after, out)?;
         }
         let seg = info;
@@ -543,6 +681,9 @@ impl LogReader<'_> {
             last_time: seg.last_time,
             open: None,
             seq: 0,
+            current: None,
+            has_current: false,
+            kept: std::collections::VecDeque::new(),
         });
         true
     }
@@ -571,6 +712,8 @@ impl LogReader<'_> {
         Ok(RawDecoder {
             origins,
             ids: InlineIds::default(),
+            usage_slot: None,
+            other_slot: None,
         })
     }
 }
@@ -579,6 +722,8 @@ impl LogReader<'_> {
 pub struct RawDecoder {
     origins: HashMap<i64, String>,
     ids: InlineIds,
+    usage_slot: Option<StoredEvent>,
+    other_slot: Option<StoredEvent>,
 }
 
 impl RawDecoder {
@@ -592,7 +737,45 @@ impl RawDecoder {
             })
     }
 
+    /// Decodes a record into a new [`StoredEvent`].
     pub fn decode(&mut self, record: &[u8]) -> Result<StoredEvent> {
+        let mut e = StoredEvent {
+            seq: 0,
+            ingest_time: from_micros(0),
+            envelope: blank_envelope(Event::Usage(segment::blank_usage().map_err(corrupt(-1))?)),
+        };
+        self.decode_into(record, &mut e)?;
+        Ok(e)
+    }
+
+    /// Decodes a record into a slot the decoder keeps (one for usage lines, one for the rest), reusing the previous
+    /// event's allocations: a usage line decoded into the last one allocates only what differs from it. The event is
+    /// valid until the next call.
+    pub fn decode_ref(&mut self, record: &[u8]) -> Result<&StoredEvent> {
+        let usage = record_tag(record)? == TAG_USAGE;
+        let mut slot = if usage {
+            self.usage_slot.take()
+        } else {
+            self.other_slot.take()
+        };
+        match slot.as_mut() {
+            Some(e) => self.decode_into(record, e)?,
+            None => slot = Some(self.decode(record)?),
+        }
+        let slot_ref = if usage {
+            &mut self.usage_slot
+        } else {
+            &mut self.other_slot
+        };
+        *slot_ref = slot;
+        slot_ref.as_ref().ok_or_else(|| StoreError::Corrupt {
+            seq: -1,
+            reason: "no decoded event".into(),
+        })
+    }
+
+    /// Decodes a record into `out`, overwriting all of it (usage lines in place, keeping allocations).
+    pub fn decode_into(&mut self, record: &[u8], out: &mut StoredEvent) -> Result<()> {
         let (time_us, seq) = order(record)?;
         let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
         let mut i = [0u8; 8];
@@ -609,34 +792,64 @@ impl RawDecoder {
             .get(at + 16)
             .ok_or_else(|| corrupt("truncated".into()))?;
         let body = &record[at + 17..];
-        let event = match tag {
+        let ev = &mut out.envelope.event;
+        match tag {
             TAG_USAGE => {
-                Event::Usage(segment::decode_inline(body, &mut self.ids).map_err(corrupt)?)
+                if !matches!(ev, Event::Usage(_)) {
+                    *ev = Event::Usage(segment::blank_usage().map_err(corrupt)?);
+                }
+                if let Event::Usage(u) = ev {
+                    segment::decode_inline_into(body, &mut self.ids, u).map_err(corrupt)?;
+                }
             }
             TAG_EVENT => {
-                serde_json::from_slice(body).map_err(|e| corrupt(format!("payload: {e}")))?
+                *ev = serde_json::from_slice(body).map_err(|e| corrupt(format!("payload: {e}")))?
+            }
+            t if (TAG_COMPACT..TAG_COMPACT + EventKind::ALL.len() as u8).contains(&t) => {
+                compact::decode_into(EventKind::ALL[(t - TAG_COMPACT) as usize], body, ev)
+                    .map_err(corrupt)?
             }
             t => {
-                let kind = EventKind::ALL
-                    .get(t as usize - 1)
+                let kind = (t as usize)
+                    .checked_sub(1)
+                    .and_then(|i| EventKind::ALL.get(i))
                     .ok_or_else(|| corrupt(format!("unknown record tag {t}")))?;
-                decode_json(*kind, body).map_err(|e| corrupt(format!("payload: {e}")))?
+                *ev = decode_json(*kind, body).map_err(|e| corrupt(format!("payload: {e}")))?
             }
-        };
-        let origin = self.origin(source as i64, seq)?.to_string();
-        Ok(StoredEvent {
-            seq,
-            ingest_time: from_micros(ingest_us),
-            envelope: Envelope {
-                key: IdempotencyKey(key),
-                event_time: from_micros(time_us),
-                source: SourceRef {
-                    origin,
-                    line: line.checked_sub(1),
-                },
-                event,
-            },
-        })
+        }
+        let origin = self.origin(source as i64, seq)?;
+        segment::set_str(&mut out.envelope.source.origin, origin);
+        out.envelope.source.line = line.checked_sub(1);
+        out.envelope.key = IdempotencyKey(key);
+        out.envelope.event_time = from_micros(time_us);
+        out.seq = seq;
+        out.ingest_time = from_micros(ingest_us);
+        Ok(())
+    }
+}
+
+/// The tag of a record (what its body is).
+fn record_tag(record: &[u8]) -> Result<u8> {
+    let (_, seq) = order(record)?;
+    let mut at = HEAD;
+    let truncated = || StoreError::Corrupt {
+        seq,
+        reason: "truncated".into(),
+    };
+    get_varint(record, &mut at).ok_or_else(truncated)?;
+    get_varint(record, &mut at).ok_or_else(truncated)?;
+    record.get(at + 16).copied().ok_or_else(truncated)
+}
+
+fn blank_envelope(event: Event) -> Envelope {
+    Envelope {
+        key: IdempotencyKey([0; 16]),
+        event_time: from_micros(0),
+        source: SourceRef {
+            origin: String::new(),
+            line: None,
+        },
+        event,
     }
 }
 

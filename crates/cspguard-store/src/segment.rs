@@ -300,15 +300,6 @@ impl Strings {
             .and_then(|&(a, b)| self.text.get(a as usize..b as usize))
             .ok_or_else(|| format!("string #{i} is not in the table"))
     }
-    fn index(&self, r: &mut Reader<'_>) -> Result<usize, DecodeError> {
-        Ok(r.u64()? as usize)
-    }
-    fn opt_index(&self, r: &mut Reader<'_>) -> Result<Option<usize>, DecodeError> {
-        Ok(match r.u64()? {
-            0 => None,
-            i => Some(i as usize - 1),
-        })
-    }
     fn get(&self, r: &mut Reader<'_>) -> Result<&str, DecodeError> {
         let i = r.u64()? as usize;
         self.at(i)
@@ -318,9 +309,6 @@ impl Strings {
             0 => Ok(None),
             i => self.at(i as usize - 1).map(Some),
         }
-    }
-    fn string(&self, r: &mut Reader<'_>) -> Result<String, DecodeError> {
-        self.get(r).map(str::to_string)
     }
 }
 
@@ -335,6 +323,8 @@ pub(crate) struct Decoder {
     at: usize,
     left: u64,
     ids: IdCaches,
+    /// The raw string fields of the record last decoded by [`Decoder::next_event_into`].
+    last: Option<[u64; STRING_FIELDS]>,
 }
 
 /// Identifiers parsed once per string of a segment, then cloned: validating and lower-casing a GUID per event was an
@@ -378,13 +368,35 @@ impl<T: Clone> IdCache<T> {
         *slot = Some(v.clone());
         Ok(v)
     }
-    fn opt(
+}
+
+impl<T: Clone + IdText> IdCache<T> {
+    /// Sets `dst` to string `i`, kept as it is when equal.
+    fn set(
+        &mut self,
+        strings: &Strings,
+        i: usize,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+        dst: &mut T,
+    ) -> Result<(), DecodeError> {
+        if dst.text() != strings.at(i)? {
+            *dst = self.get(strings, i, parse)?;
+        }
+        Ok(())
+    }
+    fn set_opt(
         &mut self,
         strings: &Strings,
         i: Option<usize>,
         parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
-    ) -> Result<Option<T>, DecodeError> {
-        i.map(|i| self.get(strings, i, parse)).transpose()
+        dst: &mut Option<T>,
+    ) -> Result<(), DecodeError> {
+        match (i, dst.as_mut()) {
+            (None, _) => *dst = None,
+            (Some(i), Some(d)) => self.set(strings, i, parse, d)?,
+            (Some(i), None) => *dst = Some(self.get(strings, i, parse)?),
+        }
+        Ok(())
     }
 }
 
@@ -419,7 +431,13 @@ impl Decoder {
             at: start,
             left,
             ids: IdCaches::default(),
+            last: None,
         })
+    }
+
+    /// Bytes of the segment body.
+    pub(crate) fn body_len(&self) -> usize {
+        self.body.len()
     }
 
     pub(crate) fn remaining(&self) -> u64 {
@@ -430,6 +448,7 @@ impl Decoder {
     pub(crate) fn rewind(&mut self) {
         self.at = self.start;
         self.left = self.count;
+        self.last = None;
     }
 
     /// The next record's key, event time (micros) and source line (0 = none, else line + 1); then call
@@ -450,7 +469,7 @@ impl Decoder {
         Ok(Some((key, time, line)))
     }
 
-    /// Appends the rest of the current record to `out` with its strings inline (see [`decode_inline`]).
+    /// Appends the rest of the current record to `out` with its strings inline (see [`decode_inline_into`]).
     pub(crate) fn inline_rest(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
         self.walk_rest(Some(out))
     }
@@ -519,8 +538,24 @@ impl Decoder {
 
     /// The next event, with `origin` as its source.
     pub(crate) fn next_event(&mut self, origin: &str) -> Result<Option<Envelope>, DecodeError> {
+        let mut e = blank_usage_envelope()?;
+        // A new envelope: nothing of the previous one to keep.
+        self.last = None;
+        Ok(self.next_event_into(origin, &mut e)?.then_some(e))
+    }
+
+    /// Decodes the next event into `out`, reusing its strings' allocations (a usage line has ~20): false, leaving `out`
+    /// as it was, when there is none. A string field whose table index is the one this decoder wrote into `out` last
+    /// time is left as it is (consecutive lines share most of them); others are overwritten in place, identifiers
+    /// parsed once per segment string. So `out` must be what this decoder's previous call wrote (any envelope on its
+    /// first call): a chain keeps one envelope per segment decoder's life.
+    pub(crate) fn next_event_into(
+        &mut self,
+        origin: &str,
+        out: &mut Envelope,
+    ) -> Result<bool, DecodeError> {
         if self.left == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         self.left -= 1;
         let r = &mut Reader {
@@ -529,81 +564,204 @@ impl Decoder {
         };
         let s = &self.strings;
         let key: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "key")?;
-        let event_time = micros(r.i64()?)?;
-        let line = match r.u64()? {
+        out.key = IdempotencyKey(key);
+        out.event_time = micros(r.i64()?)?;
+        out.source.line = match r.u64()? {
             0 => None,
             l => Some(l - 1),
         };
+        set_str(&mut out.source.origin, origin);
+        let mut last = match self.last.take() {
+            Some(l) if matches!(out.event, Event::Usage(_)) => l,
+            _ => [u64::MAX; STRING_FIELDS],
+        };
+        if !matches!(out.event, Event::Usage(_)) {
+            out.event = Event::Usage(blank_usage()?);
+        }
+        let Event::Usage(u) = &mut out.event else {
+            unreachable!("made a usage line just above")
+        };
+        // The next string field's raw value (an index, or 0 / index + 1 for an optional one) when it differs from
+        // what `out` holds.
+        let mut field = 0;
+        let mut changed = |r: &mut Reader<'_>| -> Result<Option<u64>, DecodeError> {
+            let v = r.u64()?;
+            let k = field;
+            field += 1;
+            if last[k] == v {
+                return Ok(None);
+            }
+            last[k] = v;
+            Ok(Some(v))
+        };
+        let opt = |v: u64| (v != 0).then(|| v as usize - 1);
         let ids = &mut self.ids;
-        let partner = ids.partner.opt(s, s.opt_index(r)?, PartnerId::parse)?;
-        let customer = ids.customer.get(s, s.index(r)?, TenantId::parse)?;
-        let customer_name = s.string(r)?;
-        let customer_country = s.opt(r)?.map(str::to_string);
-        let reseller = ids.reseller.opt(s, s.opt_index(r)?, ResellerMpnId::parse)?;
-        let invoice_number = s.opt(r)?.map(str::to_string);
-        let billing_subscription = ids
-            .billing
-            .get(s, s.index(r)?, BillingSubscriptionId::parse)?;
-        let azure_subscription = ids.azure.get(s, s.index(r)?, AzureSubscriptionId::parse)?;
+        if let Some(v) = changed(r)? {
+            ids.partner
+                .set_opt(s, opt(v), PartnerId::parse, &mut u.partner)?;
+        }
+        if let Some(v) = changed(r)? {
+            ids.customer
+                .set(s, v as usize, TenantId::parse, &mut u.customer)?;
+        }
+        if let Some(v) = changed(r)? {
+            set_str(&mut u.customer_name, s.at(v as usize)?);
+        }
+        if let Some(v) = changed(r)? {
+            set_opt_str(
+                &mut u.customer_country,
+                opt(v).map(|i| s.at(i)).transpose()?,
+            );
+        }
+        if let Some(v) = changed(r)? {
+            ids.reseller
+                .set_opt(s, opt(v), ResellerMpnId::parse, &mut u.reseller)?;
+        }
+        if let Some(v) = changed(r)? {
+            set_opt_str(&mut u.invoice_number, opt(v).map(|i| s.at(i)).transpose()?);
+        }
+        if let Some(v) = changed(r)? {
+            ids.billing.set(
+                s,
+                v as usize,
+                BillingSubscriptionId::parse,
+                &mut u.billing_subscription,
+            )?;
+        }
+        if let Some(v) = changed(r)? {
+            ids.azure.set(
+                s,
+                v as usize,
+                AzureSubscriptionId::parse,
+                &mut u.azure_subscription,
+            )?;
+        }
         let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
-        let usage_date =
+        u.usage_date =
             NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
-        let product_id = s.string(r)?;
-        let sku_name = s.string(r)?;
-        let meter_id = s.string(r)?;
-        let meter_category = s.string(r)?;
-        let meter_subcategory = s.string(r)?;
-        let meter_name = s.string(r)?;
-        let meter_region = s.string(r)?;
-        let resource_location = s.string(r)?;
-        let consumed_service = s.string(r)?;
-        let resource_group = s.string(r)?;
-        let resource = ids.resource.opt(s, s.opt_index(r)?, ResourceId::parse)?;
-        let charge_type = s.string(r)?;
-        let unit = s.string(r)?;
-        let quantity = r.decimal()?;
-        let effective_unit_price = r.decimal()?;
+        for dst in [
+            &mut u.product_id,
+            &mut u.sku_name,
+            &mut u.meter_id,
+            &mut u.meter_category,
+            &mut u.meter_subcategory,
+            &mut u.meter_name,
+            &mut u.meter_region,
+            &mut u.resource_location,
+            &mut u.consumed_service,
+            &mut u.resource_group,
+        ] {
+            if let Some(v) = changed(r)? {
+                set_str(dst, s.at(v as usize)?);
+            }
+        }
+        if let Some(v) = changed(r)? {
+            ids.resource
+                .set_opt(s, opt(v), ResourceId::parse, &mut u.resource)?;
+        }
+        if let Some(v) = changed(r)? {
+            set_str(&mut u.charge_type, s.at(v as usize)?);
+        }
+        if let Some(v) = changed(r)? {
+            set_str(&mut u.unit, s.at(v as usize)?);
+        }
+        u.quantity = r.decimal()?;
+        u.effective_unit_price = r.decimal()?;
         let amount = r.decimal()?;
         let cur = r.bytes(3)?;
         let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
             .map_err(|e| e.to_string())?;
+        u.cost = Money::new(amount, currency);
         self.at = r.at;
-        Ok(Some(Envelope {
-            key: IdempotencyKey(key),
-            event_time,
-            source: SourceRef {
-                origin: origin.to_string(),
-                line,
-            },
-            event: Event::Usage(UsageLine {
-                partner,
-                customer,
-                customer_name,
-                customer_country,
-                reseller,
-                invoice_number,
-                billing_subscription,
-                azure_subscription,
-                usage_date,
-                product_id,
-                sku_name,
-                meter_id,
-                meter_category,
-                meter_subcategory,
-                meter_name,
-                meter_region,
-                resource_location,
-                consumed_service,
-                resource_group,
-                resource,
-                charge_type,
-                unit,
-                quantity,
-                effective_unit_price,
-                cost: Money::new(amount, currency),
-            }),
-        }))
+        self.last = Some(last);
+        Ok(true)
     }
+}
+
+/// String fields of a usage record (see [`Decoder::next_event_into`]).
+const STRING_FIELDS: usize = 21;
+
+/// Overwrites `dst` with `s`, keeping its allocation.
+pub(crate) fn set_str(dst: &mut String, s: &str) {
+    if dst != s {
+        dst.clear();
+        dst.push_str(s);
+    }
+}
+
+/// Overwrites `dst` with `s`, keeping its allocation where there is one.
+pub(crate) fn set_opt_str(dst: &mut Option<String>, s: Option<&str>) {
+    match (dst.as_mut(), s) {
+        (Some(d), Some(s)) => set_str(d, s),
+        (_, None) => *dst = None,
+        (None, Some(s)) => *dst = Some(s.to_string()),
+    }
+}
+
+/// The text of a stored (normalised) identifier: equal text, equal identifier.
+pub(crate) trait IdText {
+    fn text(&self) -> &str;
+}
+macro_rules! id_text {
+    ($($t:ty),*) => {$(
+        impl IdText for $t {
+            fn text(&self) -> &str {
+                self.as_str()
+            }
+        }
+    )*};
+}
+id_text!(
+    PartnerId,
+    TenantId,
+    ResellerMpnId,
+    BillingSubscriptionId,
+    AzureSubscriptionId,
+    ResourceId
+);
+
+/// A usage line to decode into ([`Decoder::next_event_into`] overwrites every field).
+pub(crate) fn blank_usage() -> Result<UsageLine, DecodeError> {
+    let zero = "00000000-0000-0000-0000-000000000000";
+    Ok(UsageLine {
+        partner: None,
+        customer: TenantId::parse(zero).map_err(|e| e.to_string())?,
+        customer_name: String::new(),
+        customer_country: None,
+        reseller: None,
+        invoice_number: None,
+        billing_subscription: BillingSubscriptionId::parse(zero).map_err(|e| e.to_string())?,
+        azure_subscription: AzureSubscriptionId::parse(zero).map_err(|e| e.to_string())?,
+        usage_date: NaiveDate::default(),
+        product_id: String::new(),
+        sku_name: String::new(),
+        meter_id: String::new(),
+        meter_category: String::new(),
+        meter_subcategory: String::new(),
+        meter_name: String::new(),
+        meter_region: String::new(),
+        resource_location: String::new(),
+        consumed_service: String::new(),
+        resource_group: String::new(),
+        resource: None,
+        charge_type: String::new(),
+        unit: String::new(),
+        quantity: Decimal::ZERO,
+        effective_unit_price: Decimal::ZERO,
+        cost: Money::zero(Currency::USD),
+    })
+}
+
+fn blank_usage_envelope() -> Result<Envelope, DecodeError> {
+    Ok(Envelope {
+        key: IdempotencyKey([0; 16]),
+        event_time: Instant::default(),
+        source: SourceRef {
+            origin: String::new(),
+            line: None,
+        },
+        event: Event::Usage(blank_usage()?),
+    })
 }
 
 // Inline bodies, for `raw.rs`: [`Decoder::inline_rest`] rewrites a record as a self-contained body (strings inline
@@ -648,12 +806,33 @@ impl<T: Clone> TextCache<T> {
         self.0.insert(s.into(), v.clone());
         Ok(v)
     }
-    fn opt(
+}
+
+impl<T: Clone + IdText> TextCache<T> {
+    /// Sets `dst` to the identifier `s`, kept as it is when equal.
+    fn set(
+        &mut self,
+        s: &str,
+        parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
+        dst: &mut T,
+    ) -> Result<(), DecodeError> {
+        if dst.text() != s {
+            *dst = self.get(s, parse)?;
+        }
+        Ok(())
+    }
+    fn set_opt(
         &mut self,
         s: Option<&str>,
         parse: fn(&str) -> Result<T, cspguard_domain::IdError>,
-    ) -> Result<Option<T>, DecodeError> {
-        s.map(|s| self.get(s, parse)).transpose()
+        dst: &mut Option<T>,
+    ) -> Result<(), DecodeError> {
+        match (s, dst.as_mut()) {
+            (None, _) => *dst = None,
+            (Some(s), Some(d)) => self.set(s, parse, d)?,
+            (Some(s), None) => *dst = Some(self.get(s, parse)?),
+        }
+        Ok(())
     }
 }
 
@@ -672,71 +851,61 @@ impl Reader<'_> {
     }
 }
 
-/// Decodes an inline body written by [`Decoder::inline_rest`].
-pub(crate) fn decode_inline(body: &[u8], ids: &mut InlineIds) -> Result<UsageLine, DecodeError> {
+/// Decodes an inline body written by [`Decoder::inline_rest`] into `u`, reusing its strings' allocations and keeping
+/// its identifiers where they are equal.
+pub(crate) fn decode_inline_into(
+    body: &[u8],
+    ids: &mut InlineIds,
+    u: &mut UsageLine,
+) -> Result<(), DecodeError> {
     let mut r = Reader { b: body, at: 0 };
     let r = &mut r;
-    let partner = ids.partner.opt(r.inline_opt()?, PartnerId::parse)?;
-    let customer = ids.customer.get(r.inline_str()?, TenantId::parse)?;
-    let customer_name = r.inline_str()?.to_string();
-    let customer_country = r.inline_opt()?.map(str::to_string);
-    let reseller = ids.reseller.opt(r.inline_opt()?, ResellerMpnId::parse)?;
-    let invoice_number = r.inline_opt()?.map(str::to_string);
-    let billing_subscription = ids
-        .billing
-        .get(r.inline_str()?, BillingSubscriptionId::parse)?;
-    let azure_subscription = ids.azure.get(r.inline_str()?, AzureSubscriptionId::parse)?;
+    ids.partner
+        .set_opt(r.inline_opt()?, PartnerId::parse, &mut u.partner)?;
+    ids.customer
+        .set(r.inline_str()?, TenantId::parse, &mut u.customer)?;
+    set_str(&mut u.customer_name, r.inline_str()?);
+    set_opt_str(&mut u.customer_country, r.inline_opt()?);
+    ids.reseller
+        .set_opt(r.inline_opt()?, ResellerMpnId::parse, &mut u.reseller)?;
+    set_opt_str(&mut u.invoice_number, r.inline_opt()?);
+    ids.billing.set(
+        r.inline_str()?,
+        BillingSubscriptionId::parse,
+        &mut u.billing_subscription,
+    )?;
+    ids.azure.set(
+        r.inline_str()?,
+        AzureSubscriptionId::parse,
+        &mut u.azure_subscription,
+    )?;
     let days = i32::try_from(r.i64()?).map_err(|_| "usage date out of range")?;
-    let usage_date = NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
-    let product_id = r.inline_str()?.to_string();
-    let sku_name = r.inline_str()?.to_string();
-    let meter_id = r.inline_str()?.to_string();
-    let meter_category = r.inline_str()?.to_string();
-    let meter_subcategory = r.inline_str()?.to_string();
-    let meter_name = r.inline_str()?.to_string();
-    let meter_region = r.inline_str()?.to_string();
-    let resource_location = r.inline_str()?.to_string();
-    let consumed_service = r.inline_str()?.to_string();
-    let resource_group = r.inline_str()?.to_string();
-    let resource = ids.resource.opt(r.inline_opt()?, ResourceId::parse)?;
-    let charge_type = r.inline_str()?.to_string();
-    let unit = r.inline_str()?.to_string();
-    let quantity = r.decimal()?;
-    let effective_unit_price = r.decimal()?;
+    u.usage_date = NaiveDate::from_num_days_from_ce_opt(days).ok_or("usage date out of range")?;
+    set_str(&mut u.product_id, r.inline_str()?);
+    set_str(&mut u.sku_name, r.inline_str()?);
+    set_str(&mut u.meter_id, r.inline_str()?);
+    set_str(&mut u.meter_category, r.inline_str()?);
+    set_str(&mut u.meter_subcategory, r.inline_str()?);
+    set_str(&mut u.meter_name, r.inline_str()?);
+    set_str(&mut u.meter_region, r.inline_str()?);
+    set_str(&mut u.resource_location, r.inline_str()?);
+    set_str(&mut u.consumed_service, r.inline_str()?);
+    set_str(&mut u.resource_group, r.inline_str()?);
+    ids.resource
+        .set_opt(r.inline_opt()?, ResourceId::parse, &mut u.resource)?;
+    set_str(&mut u.charge_type, r.inline_str()?);
+    set_str(&mut u.unit, r.inline_str()?);
+    u.quantity = r.decimal()?;
+    u.effective_unit_price = r.decimal()?;
     let amount = r.decimal()?;
     let cur = r.bytes(3)?;
     let currency = Currency::parse(std::str::from_utf8(cur).map_err(|_| "currency")?)
         .map_err(|e| e.to_string())?;
+    u.cost = Money::new(amount, currency);
     if r.at != body.len() {
         return Err("trailing bytes after a usage record".into());
     }
-    Ok(UsageLine {
-        partner,
-        customer,
-        customer_name,
-        customer_country,
-        reseller,
-        invoice_number,
-        billing_subscription,
-        azure_subscription,
-        usage_date,
-        product_id,
-        sku_name,
-        meter_id,
-        meter_category,
-        meter_subcategory,
-        meter_name,
-        meter_region,
-        resource_location,
-        consumed_service,
-        resource_group,
-        resource,
-        charge_type,
-        unit,
-        quantity,
-        effective_unit_price,
-        cost: Money::new(amount, currency),
-    })
+    Ok(())
 }
 
 fn micros(us: i64) -> Result<Instant, DecodeError> {

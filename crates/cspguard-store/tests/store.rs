@@ -694,3 +694,84 @@ async fn postgres_raw_records_decode_to_the_stored_events() {
         raw_records_decode_to_the_stored_events(store).await;
     }
 }
+
+/// Rows of `events` without a block (stored before migration 0009) and blocks of another encoding version are read
+/// from their JSON; the result is the same events either way, from any starting position.
+async fn rows_without_a_usable_block_read_as_json(store: Store, url: &str) {
+    let all = every_example();
+    let (usage, other): (Vec<Envelope>, Vec<Envelope>) = all
+        .into_iter()
+        .partition(|e| e.event.kind() == cspguard_domain::EventKind::Usage);
+    let a = store.begin_import("a.json", "auto", now()).await.unwrap();
+    store.append(a, &other[..5], now()).await.unwrap();
+    let u = store
+        .begin_import("usage_small.csv", "usage", now())
+        .await
+        .unwrap();
+    store.append(u, &usage, now()).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let exec = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+    // What a database from before blocks looks like: rows only, and blocks only from the next position on.
+    exec("DELETE FROM event_blocks").await;
+    exec("UPDATE log_head SET blocks_from = next_seq").await;
+    store.append(a, &other[5..10], now()).await.unwrap();
+    store.append(a, &other[10..], now()).await.unwrap();
+    let blocks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_blocks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(blocks, 2, "each append after the upgrade wrote its block");
+    let want = store.events_after(0, 10_000).await.unwrap();
+    let read = |after: i64| {
+        let store = &store;
+        async move {
+            let mut reader = store.log_reader(after).await.unwrap();
+            let mut batch = cspguard_store::RawBatch::default();
+            while reader.read_into(&mut batch, 3).await.unwrap() {}
+            let mut dec = reader.decoder().await.unwrap();
+            let mut got: Vec<_> = batch.iter().map(|r| dec.decode(r).unwrap()).collect();
+            for mut c in reader.take_chains() {
+                while let Some(e) = c.next(store, &dec).await.unwrap() {
+                    got.push(e);
+                }
+            }
+            got.sort_by_key(|e| e.seq);
+            (got, reader.count(), reader.last_seq())
+        }
+    };
+    for version in ["first", "other"] {
+        if version == "other" {
+            // A block another build wrote: not this encoding, so its rows' JSON is read instead.
+            exec("UPDATE event_blocks SET version = 999 WHERE last_seq = (SELECT MIN(last_seq) FROM event_blocks)")
+                .await;
+        }
+        for after in [0, 3, 5, 6, 9, 12, want.len() as i64 - 2, want.len() as i64] {
+            let (got, count, last) = read(after).await;
+            let expect: Vec<_> = want.iter().filter(|e| e.seq > after).cloned().collect();
+            assert_eq!(got, expect, "after #{after}, {version} block version");
+            assert_eq!(count, expect.len() as u64);
+            assert_eq!(last, expect.last().map_or(after, |e| e.seq));
+        }
+    }
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_rows_without_a_usable_block_read_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    rows_without_a_usable_block_read_as_json(store, &url).await;
+}
+
+#[tokio::test]
+async fn postgres_rows_without_a_usable_block_read_as_json() {
+    if let Some(url) = postgres_url().await {
+        let store = Store::open(&url).await.unwrap();
+        rows_without_a_usable_block_read_as_json(store, &url).await;
+    }
+}

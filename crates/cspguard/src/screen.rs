@@ -279,8 +279,18 @@ pub async fn screen_new(
         .into_iter()
         .map(|s| s.customer_tenant_id)
         .collect();
-    let all = applicants(store).await?;
     let mut r = ScreenReport::default();
+    // Gathering the applicants reads every customer's events: only when someone is new (after every scan otherwise,
+    // it cost several times the scan itself).
+    if store
+        .customers()
+        .await?
+        .iter()
+        .all(|c| done.contains(&c.tenant_id))
+    {
+        return Ok(r);
+    }
+    let all = applicants(store).await?;
     for a in all.iter().filter(|a| !done.contains(&a.tenant)) {
         let s = screen_and_store(store, settings, a, &all, now).await?;
         r.screened += 1;

@@ -54,7 +54,7 @@ pub async fn for_each_in_time_order(
     buf.sort();
     if runs.is_empty() && chains.is_empty() {
         for r in buf.iter() {
-            f(&dec.decode(r)?);
+            f(dec.decode_ref(r)?);
         }
         return Ok((count, last_seq));
     }
@@ -71,8 +71,8 @@ pub async fn for_each_in_time_order(
     }
     sources.push(Source::Memory(buf, 0));
     for mut chain in chains {
-        let head = chain.next(store, &dec).await?;
-        sources.push(Source::Chain(Box::new(ChainHead { chain, head })));
+        chain.advance(store, &dec).await?;
+        sources.push(Source::Chain(Box::new(chain)));
     }
     let mut heap: BinaryHeap<Reverse<((i64, i64), usize)>> =
         BinaryHeap::with_capacity(sources.len());
@@ -84,17 +84,17 @@ pub async fn for_each_in_time_order(
     while let Some(Reverse((_, i))) = heap.pop() {
         match &mut sources[i] {
             Source::Chain(c) => {
-                if let Some(e) = c.head.take() {
-                    f(&e);
+                if let Some(e) = c.current() {
+                    f(e);
                 }
-                c.head = c.chain.next(store, &dec).await?;
+                c.advance(store, &dec).await?;
             }
             Source::Spilled(r) => {
-                f(&dec.decode(&r.record)?);
+                f(dec.decode_ref(&r.record)?);
                 r.advance()?;
             }
             Source::Memory(b, at) => {
-                f(&dec.decode(b.get(*at))?);
+                f(dec.decode_ref(b.get(*at))?);
                 *at += 1;
             }
         }
@@ -106,17 +106,11 @@ pub async fn for_each_in_time_order(
 }
 
 /// One sorted input of the merge: a spilled run, the run still in memory, or a chain of sorted segments in the store
-/// (its next event already decoded).
+/// (its next event already decoded: [`SegmentChain::current`]).
 enum Source {
     Spilled(RunReader),
     Memory(RawBatch, usize),
-    Chain(Box<ChainHead>),
-}
-
-/// A chain and its next event.
-struct ChainHead {
-    chain: SegmentChain,
-    head: Option<StoredEvent>,
+    Chain(Box<SegmentChain>),
 }
 
 impl Source {
@@ -126,8 +120,7 @@ impl Source {
             Source::Spilled(r) if !r.record.is_empty() => Some(record_order(&r.record)?),
             Source::Memory(b, at) if *at < b.len() => Some(record_order(b.get(*at))?),
             Source::Chain(c) => c
-                .head
-                .as_ref()
+                .current()
                 .map(|e| (e.envelope.event_time.timestamp_micros(), e.seq)),
             _ => None,
         })

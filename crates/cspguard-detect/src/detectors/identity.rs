@@ -67,8 +67,12 @@ const LEGACY: [&str; 8] = [
 ];
 
 fn is_legacy(client: &str) -> bool {
-    let c = client.to_ascii_lowercase();
-    LEGACY.iter().any(|l| c.starts_with(l))
+    LEGACY.iter().any(|l| {
+        client
+            .as_bytes()
+            .get(..l.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(l.as_bytes()))
+    })
 }
 
 pub fn on_sign_in(
@@ -79,8 +83,19 @@ pub fn on_sign_in(
     out: &mut Output,
 ) {
     let id = &mut st.identity;
-    let upn = s.user_principal_name.to_ascii_lowercase();
-    if !id.users.contains_key(&upn) && id.users.len() >= MAX_USERS {
+    // Lower-cased (most sources already send it so: then without a copy).
+    let upn: std::borrow::Cow<str> = if s
+        .user_principal_name
+        .bytes()
+        .any(|b| b.is_ascii_uppercase())
+    {
+        s.user_principal_name.to_ascii_lowercase().into()
+    } else {
+        s.user_principal_name.as_str().into()
+    };
+    let upn = upn.as_ref();
+    let known = id.users.contains_key(upn);
+    if !known && id.users.len() >= MAX_USERS {
         if let Some(oldest) = id
             .users
             .iter()
@@ -91,7 +106,12 @@ pub fn on_sign_in(
         }
     }
     let tenant_warm = id.successes >= u64::from(cfg.identity_warmup_sign_ins) * 2;
-    let user = id.users.entry(upn.clone()).or_default();
+    if !known {
+        id.users.insert(upn.to_string(), User::default());
+    }
+    let Some(user) = id.users.get_mut(upn) else {
+        return;
+    };
     user.last_seen = Some(user.last_seen.map_or(s.at, |l| l.max(s.at)));
     let country = s
         .location
@@ -105,7 +125,7 @@ pub fn on_sign_in(
     let mut signals = Vec::new();
     let base = |detector: &str, points: u32, summary: String| {
         Signal::new(tenant, detector, Family::Identity, s.at, points, summary)
-            .feature("user", upn.clone())
+            .feature("user", upn.to_string())
             .feature("ip", s.ip_address.clone().unwrap_or_default())
             .feature("country", country.clone().unwrap_or_default())
     };
@@ -232,10 +252,14 @@ pub fn on_sign_in(
         ]
         .into_iter()
         .flatten()
-        .map(|r| match r.to_ascii_lowercase().as_str() {
-            "high" => 2,
-            "medium" => 1,
-            _ => 0,
+        .map(|r| {
+            if r.eq_ignore_ascii_case("high") {
+                2
+            } else if r.eq_ignore_ascii_case("medium") {
+                1
+            } else {
+                0
+            }
         })
         .max()
         .unwrap_or(0);
@@ -263,7 +287,7 @@ pub fn on_sign_in(
     if weight >= 30 && s.succeeded() {
         id.last_risky = Some(RiskySignIn {
             at: s.at,
-            user: upn.clone(),
+            user: upn.to_string(),
             ip: s.ip_address.clone(),
             country: country.clone(),
         });

@@ -246,9 +246,8 @@ pub fn on_usage(
     }
 
     // Spend against the subscription's baseline.
-    if !st.usage.subscriptions.contains_key(sub_id)
-        && st.usage.subscriptions.len() >= MAX_SUBSCRIPTIONS
-    {
+    let known_sub = st.usage.subscriptions.contains_key(sub_id);
+    if !known_sub && st.usage.subscriptions.len() >= MAX_SUBSCRIPTIONS {
         if let Some(k) = st
             .usage
             .subscriptions
@@ -261,7 +260,8 @@ pub fn on_usage(
     }
     let currency = st.currency();
     let money = |a: Decimal| cspguard_domain::Money::new(a.round_dp(2), currency);
-    if !st.usage.subscriptions.contains_key(sub_id) {
+    if !known_sub {
+        // (The eviction above removed another subscription, never this one.)
         st.usage
             .subscriptions
             .insert(sub_id.to_string(), Sub::default());
