@@ -1085,6 +1085,7 @@ mod tests {
             customer: (origin == "subscriptions.json")
                 .then(|| TenantId::parse("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01").unwrap()),
             observed_at: cspguard_ingest::parse_instant("2026-11-01T00:00:00Z").unwrap(),
+            usage_keys: cspguard_domain::UsageKeyVersion::default(),
         };
         let mut c = Collect(Vec::new());
         for (k, f) in [
