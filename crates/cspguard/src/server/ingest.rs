@@ -23,12 +23,14 @@ use crate::detect::Live;
 use cspguard_domain::Envelope;
 use cspguard_ingest::SourceKind;
 use cspguard_store::{AppendOutcome, ImportCounts, PreparedBatch, Store};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-/// Events committed in one transaction at most (a group ends at the first document that passes it).
-pub const GROUP_EVENTS: usize = 20_000;
+/// Events committed in one transaction at most, unless one document alone is larger (it is never split). Small
+/// enough that the transaction in progress, which an urgent small document waits for, stays short (about 15 µs an
+/// event on this machine); large enough to spread each commit's fixed cost.
+pub const GROUP_EVENTS: usize = 1_000;
 
 /// Documents of at most this many events are committed ahead of the larger ones waiting with them.
 pub const SMALL_DOCUMENT: usize = 64;
@@ -112,31 +114,45 @@ async fn writer(
     intake: Arc<Intake>,
 ) {
     let mut live: Option<Live> = None;
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        let mut events = jobs[0].doc.events.len();
-        while events < GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(j) => {
-                    events += j.doc.events.len();
-                    jobs.push(j);
-                }
-                Err(_) => break,
+    // Documents received and not yet committed: at most one per ingest slot, since each holds one.
+    let mut waiting: VecDeque<Job> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match rx.recv().await {
+                Some(j) => waiting.push_back(j),
+                None => break,
             }
+        }
+        while let Ok(j) = rx.try_recv() {
+            waiting.push_back(j);
         }
         let Some(state) = state.upgrade() else {
             break;
         };
-        // Small documents (a fraud alert, a webhook's resource) go first, in their own short transaction: they do
-        // not wait behind the big batches that arrived with them.
-        let (small, big): (Vec<Job>, Vec<Job>) = jobs
-            .into_iter()
-            .partition(|j| j.doc.events.len() <= SMALL_DOCUMENT);
-        for group in [small, big] {
-            if !group.is_empty() {
-                commit_and_answer(&state, &mut live, group, &intake).await;
-            }
+        // Small documents (a fraud alert, a webhook's resource) go first, in their own short transaction: they wait
+        // for at most the transaction in progress, never for the big batches queued before them.
+        let small: Vec<Job> = {
+            let (small, big): (VecDeque<Job>, VecDeque<Job>) = std::mem::take(&mut waiting)
+                .into_iter()
+                .partition(|j| j.doc.events.len() <= SMALL_DOCUMENT);
+            waiting = big;
+            small.into()
+        };
+        if !small.is_empty() {
+            commit_and_answer(&state, &mut live, small, &intake).await;
+            continue;
         }
+        // Then the big ones, oldest first, up to GROUP_EVENTS a transaction (at least one document).
+        let mut group = Vec::new();
+        let mut events = 0;
+        while let Some(j) = waiting.front() {
+            if !group.is_empty() && events + j.doc.events.len() > GROUP_EVENTS {
+                break;
+            }
+            events += j.doc.events.len();
+            group.extend(waiting.pop_front());
+        }
+        commit_and_answer(&state, &mut live, group, &intake).await;
     }
 }
 
