@@ -295,27 +295,31 @@ impl Store {
         let opts = match backend {
             // One connection: SQLite has one writer at a time anyway, and a pool that alternates connections throws
             // away each one's page cache whenever the other commits (measured: import time grew with database size
-            // from re-reading pages).
-            Backend::Sqlite => opts.max_connections(1).after_connect(|conn, _| {
-                Box::pin(async move {
-                    for pragma in [
-                        // Only takes effect when the database is created (before WAL is switched on).
-                        "PRAGMA page_size=16384",
-                        "PRAGMA journal_mode=WAL",
-                        "PRAGMA synchronous=NORMAL",
-                        "PRAGMA foreign_keys=ON",
-                        "PRAGMA busy_timeout=30000",
-                        "PRAGMA cache_size=-32768",
-                        "PRAGMA temp_store=MEMORY",
-                        // Checkpoint every 64 MiB of WAL rather than 4 MiB: index pages dirtied by consecutive
-                        // transactions are then copied into the database once, not once per transaction.
-                        "PRAGMA wal_autocheckpoint=4096",
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            }),
+            // from re-reading pages). It lives as long as the store, for the same reason.
+            Backend::Sqlite => opts
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        for pragma in [
+                            // Only takes effect when the database is created (before WAL is switched on).
+                            "PRAGMA page_size=16384",
+                            "PRAGMA journal_mode=WAL",
+                            "PRAGMA synchronous=NORMAL",
+                            "PRAGMA foreign_keys=ON",
+                            "PRAGMA busy_timeout=30000",
+                            "PRAGMA cache_size=-32768",
+                            "PRAGMA temp_store=MEMORY",
+                            // Checkpoint every 64 MiB of WAL rather than 4 MiB: index pages dirtied by consecutive
+                            // transactions are then copied into the database once, not once per transaction.
+                            "PRAGMA wal_autocheckpoint=4096",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                }),
             Backend::Postgres => opts.max_connections(8),
         };
         let pool = opts
@@ -617,6 +621,7 @@ impl Store {
 
     /// Closes the pool, checkpointing SQLite's WAL.
     pub async fn close(self) {
+        self.reader.close().await;
         self.pool.close().await;
     }
 }
