@@ -298,8 +298,18 @@ fn push_planned(
         return;
     }
     p.dry_run |= dry_run;
-    let rec = ActionRecord::new(p, now);
-    let Ok(row) = action_row(&rec) else { return };
+    if plan_action(ch, &ActionRecord::new(p, now), now).is_ok() {
+        report.actions_planned += 1;
+    }
+}
+
+/// Adds a newly planned action to `ch` with its `action.planned` audit entry (intake and dunning plan the same way).
+pub(crate) fn plan_action(
+    ch: &mut CaseChanges,
+    rec: &ActionRecord,
+    now: Instant,
+) -> anyhow::Result<()> {
+    let row = action_row(rec)?;
     ch.audit.push(
         AuditEntry::new(
             now,
@@ -312,7 +322,7 @@ fn push_planned(
         .action(&rec.key.0),
     );
     ch.new_actions.push(row);
-    report.actions_planned += 1;
+    Ok(())
 }
 
 /// `cspguard cases …`.

@@ -28,7 +28,7 @@
 //! channel = "billing"             # a [notify.<channel>]
 //! ```
 
-use crate::cases::{action_row, case_row, parse_case, SYSTEM};
+use crate::cases::{case_row, parse_case, SYSTEM};
 use crate::cli::GlobalArgs;
 use crate::settings::{self, Settings};
 use crate::{exit, open_store};
@@ -1126,18 +1126,7 @@ pub async fn check(
         if existing.contains(&rec.key.0) || ch.new_actions.iter().any(|a| a.key == rec.key.0) {
             continue;
         }
-        ch.audit.push(
-            AuditEntry::new(
-                now,
-                SYSTEM,
-                "action.planned",
-                serde_json::json!({"what": rec.kind.describe(), "reason": rec.reason,
-                    "approvals_required": rec.approvals_required, "dry_run": rec.dry_run}),
-            )
-            .case(&rec.case_id)
-            .action(&rec.key.0),
-        );
-        ch.new_actions.push(action_row(&rec)?);
+        crate::cases::plan_action(&mut ch, &rec, now)?;
     }
     let committed = store.commit_case_changes(&ch).await?;
     report.actions_planned = committed.inserted_actions.len() as u32;
