@@ -96,22 +96,10 @@ async fn append_is_idempotent_and_derives_costs(store: Store) {
     assert_eq!(store.events_after(back[5].seq, 100).await.unwrap().len(), 6);
 
     // Every other shape stores and reads back too.
-    let mut others = Vec::new();
-    for (k, f, c) in [
-        (SourceKind::FraudEvents, "fraud_events.json", None),
-        (SourceKind::SignIns, "signins.json", None),
-        (SourceKind::ActivityLog, "activity_log_rest.json", None),
-        (SourceKind::ActivityLog, "activity_log_records.json", None),
-        (SourceKind::Billing, "billing.jsonl", None),
-        (SourceKind::Customers, "customers.json", None),
-        (
-            SourceKind::Subscriptions,
-            "subscriptions.json",
-            Some("3f2a9c1e-7b4d-4e8a-9f10-2c6b8d4e1a01"),
-        ),
-    ] {
-        others.extend(example_events(k, f, c));
-    }
+    let mut others: Vec<Envelope> = every_example()
+        .into_iter()
+        .filter(|e| e.event.kind() != cspguard_domain::EventKind::Usage)
+        .collect();
     let src2 = store.begin_import("examples", "auto", now()).await.unwrap();
     for e in &mut others {
         e.source.origin = "examples".into();
