@@ -44,7 +44,7 @@ async fn every_role_reaches_exactly_its_routes_and_resellers_see_only_their_cust
     assert!(actions["actions"].is_array());
 
     // Role x route. Allowed means neither 401 nor 403; a refused one is 403; no credential is 401.
-    let routes: Vec<(&str, String, Option<Value>, [bool; 4])> = vec![
+    let routes: Vec<MatrixRoute> = vec![
         (
             "GET",
             format!("{b}/api/v1/alerts"),
@@ -107,24 +107,7 @@ async fn every_role_reaches_exactly_its_routes_and_resellers_see_only_their_cust
             [true, false, true, false],
         ),
     ];
-    let tokens = [&admin, &um, &agent, &billing];
-    for (method, url, body, allowed) in &routes {
-        let (anon, _) = call(method, url, None, body.clone()).await;
-        assert_eq!(anon, 401, "{method} {url} without a credential");
-        let (bad, _) = call(method, url, Some("cspg_not-a-token"), body.clone()).await;
-        assert_eq!(bad, 401, "{method} {url} with a wrong token");
-        for (i, t) in tokens.iter().enumerate() {
-            let (code, v) = call(method, url, Some(t), body.clone()).await;
-            if allowed[i] {
-                assert!(
-                    code != 401 && code != 403,
-                    "role #{i} refused {method} {url}: {code} {v}"
-                );
-            } else {
-                assert_eq!(code, 403, "role #{i} allowed {method} {url}: {v}");
-            }
-        }
-    }
+    assert_role_matrix(&routes, [&admin, &um, &agent, &billing]).await;
     // The note above was written by the agent and the admin, with their names in the audit log.
     let (_, c) = call(
         "GET",

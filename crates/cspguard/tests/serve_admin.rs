@@ -101,7 +101,7 @@ async fn billing_and_admin_routes_follow_the_role_matrix_the_cli_and_the_reselle
     let toml =
         serde_json::json!({"toml": "[[rules]]\nname = \"r\"\ncondition = \"signal.score > 1\"\n"});
     let billing_only = [true, false, false, true];
-    let routes: Vec<(&str, String, Option<Value>, [bool; 4])> = vec![
+    let routes: Vec<MatrixRoute> = vec![
         ("GET", format!("{b}/api/v1/receivables"), None, billing_only),
         (
             "GET",
@@ -202,21 +202,7 @@ async fn billing_and_admin_routes_follow_the_role_matrix_the_cli_and_the_reselle
             [true, true, false, false],
         ),
     ];
-    for (method, url, body, allowed) in &routes {
-        let (anon, _) = call(method, url, None, body.clone()).await;
-        assert_eq!(anon, 401, "{method} {url} without a credential");
-        for (i, t) in tokens.iter().enumerate() {
-            let (status, v) = call(method, url, Some(t), body.clone()).await;
-            if allowed[i] {
-                assert!(
-                    status != 401 && status != 403 && status < 500,
-                    "{method} {url} as role #{i}: {status} {v}"
-                );
-            } else {
-                assert_eq!(status, 403, "{method} {url} as role #{i}: {v}");
-            }
-        }
-    }
+    assert_role_matrix(&routes, [&tokens[0], &tokens[1], &tokens[2], &tokens[3]]).await;
     let spec: Value = reqwest::get(format!("{b}/openapi.json"))
         .await
         .unwrap()

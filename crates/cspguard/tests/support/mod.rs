@@ -124,6 +124,32 @@ pub async fn call(
     (status, v)
 }
 
+/// One route of the role × route matrix: method, URL, body, and whether each role may use it, in the order global
+/// admin, user management admin, admin agent, billing admin.
+pub type MatrixRoute<'a> = (&'a str, String, Option<Value>, [bool; 4]);
+
+/// Checks the role × route matrix: no credential and a wrong token get 401; an allowed role gets neither 401, 403
+/// nor a server error; any other role gets 403. `tokens` are the four roles' tokens in the matrix's order.
+pub async fn assert_role_matrix(routes: &[MatrixRoute<'_>], tokens: [&str; 4]) {
+    for (method, url, body, allowed) in routes {
+        let (anon, _) = call(method, url, None, body.clone()).await;
+        assert_eq!(anon, 401, "{method} {url} without a credential");
+        let (bad, _) = call(method, url, Some("cspg_not-a-token"), body.clone()).await;
+        assert_eq!(bad, 401, "{method} {url} with a wrong token");
+        for (i, t) in tokens.iter().enumerate() {
+            let (status, v) = call(method, url, Some(t), body.clone()).await;
+            if allowed[i] {
+                assert!(
+                    status != 401 && status != 403 && status < 500,
+                    "{method} {url} as role #{i}: {status} {v}"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {url} as role #{i}: {v}");
+            }
+        }
+    }
+}
+
 /// A small book: 40 customers over 45 days (seed 2: one incident of each kind), simulated into `dir/book`.
 pub fn small_book(dir: &Path) -> PathBuf {
     let book = dir.join("book");
