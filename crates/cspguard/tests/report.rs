@@ -3,30 +3,13 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 mod support;
-use support::small_book;
+use support::book_data;
 
-fn run(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cspguard"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("CSPGUARD_DATABASE_URL")
-        .env_remove("CSPGUARD_USER")
-        .output()
-        .unwrap()
-}
-
+/// The binary's output for `args` on `data`, which must succeed.
 fn ok(data: &Path, args: &[&str]) -> String {
-    let o = run(data, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    support::ok(data, args, None)
 }
 
 fn sum(v: &Value) -> f64 {
@@ -47,18 +30,7 @@ fn sum(v: &Value) -> f64 {
 #[test]
 fn liability_reports_exposure_savings_and_credits() {
     let tmp = tempfile::tempdir().unwrap();
-    let book = small_book(tmp.path());
-    let data = tmp.path().join("data");
-    ok(
-        &data,
-        &[
-            "import",
-            "auto",
-            book.to_str().unwrap(),
-            "--detect",
-            "--quiet",
-        ],
-    );
+    let data = book_data(tmp.path());
     let r: Value = serde_json::from_str(&ok(&data, &["report", "liability", "--json"])).unwrap();
     assert!(sum(&r["exposure"]) > 0.0, "{}", r["exposure"]);
     assert!(sum(&r["money_at_risk"]) > 0.0, "{}", r["money_at_risk"]);
